@@ -1,0 +1,34 @@
+import CShims
+import TetherAgent
+import TetherPlatform
+import TetherSSH
+import TetherWire
+
+/// Dispatches the command line. Returns the process exit status.
+func runTether(arguments: [String]) -> Int {
+    let args = Array(arguments.dropFirst())
+    guard let command = args.first else {
+        Console.err("tether: no command given; try 'tether help'")
+        return 2
+    }
+    switch command {
+    case "--version", "version":
+        Console.out(BuildInfo.versionLine)
+        return 0
+    case "selftest":
+        return SelfTest.run()
+    case "help", "--help", "-h":
+        Console.out(usage)
+        return 0
+    default:
+        Console.err("tether: unknown command '\(command)'; try 'tether help'")
+        return 2
+    }
+}
+
+let usage = """
+    usage: tether <command>
+      --version     print version, target and build mode
+      selftest      run the built-in checks (codecs, crypto, libssh) and report
+      help          this text
+    """

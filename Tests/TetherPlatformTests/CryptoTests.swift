@@ -1,0 +1,20 @@
+import Testing
+import TetherWire
+@testable import TetherPlatform
+@testable import TetherSSH
+
+@Suite struct CryptoTests {
+    @Test func sha256Abc() {
+        #expect(Hex.encode(Crypto.sha256(Array("abc".utf8)))
+            == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+
+    @Test func mbedTLSIs228() {
+        #expect(Crypto.mbedTLSVersion.hasPrefix("2.28."))
+    }
+
+    @Test func libsshServerBind() {
+        #expect(SSHLibrary.version.hasPrefix("0.10."))
+        #expect(SSHLibrary.canCreateServerBind())
+    }
+}

@@ -15,7 +15,7 @@ let package = Package(
     ],
     targets: [
         // C modules: module maps over system (host) or cross-built (board) libraries, plus shims.
-        .systemLibrary(name: "CLibSSH", path: "Sources/CLibSSH", pkgConfig: "libssh"),
+        .systemLibrary(name: "CLibSSH", path: "Sources/CLibSSH"),
         .systemLibrary(name: "CMbedTLS", path: "Sources/CMbedTLS"),
         .target(name: "CShims", path: "Sources/CShims"),
 

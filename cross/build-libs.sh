@@ -2,7 +2,8 @@
 # Builds the board's static C libraries into $PREFIX with the toolchain's clang and lld:
 #   mbedTLS 2.28 (Debian's source, upstream default config + cross/mbedtls-board-config.h)
 #   libssh 0.10 (Debian's source and patches) with its mbedTLS backend, server and SFTP on,
-#   no GSSAPI, no zlib, no pcap.
+#   no GSSAPI, no zlib, no pcap;
+#   libxcrypt (crypt(3) with yescrypt).
 # Usage: cross/build-libs.sh <board>
 . "$(dirname "$0")/common.sh"
 load_board "$1"
@@ -55,5 +56,27 @@ if [ ! -f "$PREFIX/libssh.stamp" ]; then
     cmake --build "$build_dir/libssh" -j "$jobs" >>"$build_dir/libssh.log"
     cmake --install "$build_dir/libssh" >>"$build_dir/libssh.log"
     cat "$SRC_DIR/libssh.stamp" > "$PREFIX/libssh.stamp"
+fi
+
+# libxcrypt: crypt(3) with yescrypt ($y$, Debian 11+ and Raspberry Pi OS shadow files) besides
+# $1$ $5$ $6$ and bcrypt; musl's own crypt() lacks yescrypt. Only the library is built
+# (its build-time table generators are not needed for these hashes).
+if [ ! -f "$PREFIX/libxcrypt.stamp" ]; then
+    log "libxcrypt for $CLANG_TARGET"
+    rm -rf "$build_dir/libxcrypt"; cp -a "$SRC_DIR/libxcrypt/" "$build_dir/libxcrypt"
+    (
+        cd "$build_dir/libxcrypt"
+        autoreconf -fi >/dev/null 2>&1
+        ./configure -q --host="$MUSL_TRIPLE" --prefix="$PREFIX" \
+            CC="$SWIFT_CLANG $BOARD_CFLAGS -fuse-ld=lld" \
+            CFLAGS="-Os -ffunction-sections -fdata-sections -Wno-unused-command-line-argument" \
+            LDFLAGS=--static --disable-shared --enable-static --disable-werror \
+            --enable-hashes=md5crypt,sha256crypt,sha512crypt,yescrypt,bcrypt \
+            --enable-obsolete-api=no --disable-xcrypt-compat-files >/dev/null 2>&1
+        make -j "$jobs" lib/libcrypt.la >/dev/null
+        make install-libLTLIBRARIES install-nodist_includeHEADERS >/dev/null
+    ) >"$build_dir/libxcrypt.log" 2>&1 || { tail -20 "$build_dir/libxcrypt.log" >&2; exit 1; }
+    rm -f "$PREFIX/lib/libcrypt.la"
+    cat "$SRC_DIR/libxcrypt.stamp" > "$PREFIX/libxcrypt.stamp"
 fi
 log "libraries for $BOARD in $PREFIX"

@@ -51,7 +51,7 @@ link_opts=(-Xclang-linker --target="$CLANG_TARGET" -Xclang-linker --sysroot="$MU
            -Xclang-linker --gcc-install-dir="$GCC_DIR" -Xclang-linker -fuse-ld=lld
            -Xclang-linker -static -Xclang-linker -Wl,--gc-sections
            -L"$PREFIX/lib" -L"$embedded/$stdlib_arch"
-           -lssh -lmbedtls -lmbedx509 -lmbedcrypto -lswiftUnicodeDataTables)
+           -lssh -lmbedtls -lmbedx509 -lmbedcrypto -lcrypt -lswiftUnicodeDataTables)
 
 toolset=$work/$BOARD.json
 cat > "$toolset" <<JSON

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 packages=(
     libssh-dev libmbedtls-dev                       # host build: libssh (server) + mbedTLS
     cmake ninja-build dpkg-dev xz-utils file binutils  # board builds: Debian sources, checks
+    autoconf automake libtool pkg-config            # libxcrypt's build
     gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf   # crt files, libgcc and kernel headers
     qemu-user-static                                # run board binaries in tests
     python3-venv nginx-light openssl                # dev hub, TLS front end

@@ -256,6 +256,7 @@ class Hub:
         if dev.tunnel is tunnel:
             dev.tunnel = None
             dev.disconnected_at = time.time()
+            dev.last_close_reason = reason
             state_line(dev, f"offline ({reason})")
 
     async def _serve_tunnel(self, request, cls, version: int):

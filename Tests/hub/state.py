@@ -34,6 +34,7 @@ class Device:
     # bytes: up = agent -> hub, down = hub -> agent; WebSocket payload bytes
     counters: dict = field(default_factory=lambda: {k: 0 for k in COUNTERS})
     port_map: int | None = None
+    last_close_reason: str = ""
 
     def online(self, window: float) -> bool:
         return (self.tunnel is not None and self.disconnected_at is None
@@ -49,7 +50,7 @@ class Device:
             "last_seen": self.last_seen, "disconnected_at": self.disconnected_at,
             "transport": self.transport, "connected": self.tunnel is not None,
             "identity": {"mac": self.mac}, "info": self.info, "remote_addr": self.remote_addr,
-            "connects": self.connects, "evictions": self.evictions,
+            "connects": self.connects, "last_close_reason": self.last_close_reason, "evictions": self.evictions,
             "pings_ok": self.pings_ok, "pongs": self.pongs,
             "bytes": dict(self.counters), "port": self.port_map,
             "sessions": sorted(getattr(self.tunnel, "sessions", {}) or {}) if self.tunnel else [],

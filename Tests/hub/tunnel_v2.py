@@ -23,7 +23,7 @@ class TunnelV2:
         self.transport = transport
         self.sessions: dict[str, object] = {}
         self.session = Session(self._send, open_timeout=hub.cfg.stream_open_timeout,
-                               name=dev.name)
+                               name=dev.name, on_close=self.close)
         self.closed_reason = ""
 
     async def _send(self, data: bytes) -> None:

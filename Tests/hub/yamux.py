@@ -154,7 +154,9 @@ class Stream:
 
 
 class Session:
-    def __init__(self, send, *, open_timeout: float = 75.0, name: str = "yamux"):
+    def __init__(self, send, *, open_timeout: float = 75.0, name: str = "yamux",
+                 on_close=None):
+        self.on_close = on_close
         self._send_raw = send
         self._send_lock = asyncio.Lock()
         self.open_timeout = open_timeout
@@ -285,3 +287,5 @@ class Session:
                 f.set_exception(YamuxError("session closed"))
                 f.exception()
         self.closed_event.set()
+        if self.on_close is not None:
+            self.on_close(reason)

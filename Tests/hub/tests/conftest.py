@@ -4,29 +4,16 @@ import sys
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
-from hub.config import DEFAULT_TENANT, Config  # noqa: E402
+from hub.config import Config  # noqa: E402
 from hub.core import Hub  # noqa: E402
 
-TENANT = DEFAULT_TENANT
-
-
-def pytest_collection_modifyitems(items):
-    import inspect
-    for item in items:
-        fn = getattr(item, "function", None)
-        if fn is not None and inspect.iscoroutinefunction(fn):
-            item.add_marker(pytest.mark.asyncio)
-
-
-def go_rsa_public_pem(key) -> str:
-    """PEM of the PKCS#1 RSAPublicKey, 64-char lines, as Go's pem encoder writes it."""
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.PKCS1).decode()
+def pytest_configure(config):
+    # asyncio auto mode without an ini file of our own (Tests/ is shared with Swift tests)
+    config.option.asyncio_mode = "auto"
 
 
 @pytest.fixture(scope="session")
@@ -79,13 +66,3 @@ async def make_hub(signing_key_file):
 @pytest_asyncio.fixture
 async def hub(make_hub):
     return await make_hub()
-
-
-def auth_body(public_key: str, mac="aa:bb:cc:dd:ee:ff", hostname=None, tenant=TENANT, **extra):
-    body = {"info": {"id": "debian", "pretty_name": "Debian GNU/Linux 12 (bookworm)",
-                     "version": "v0.27.0", "arch": "amd64", "platform": "native"},
-            "identity": {"mac": mac}, "public_key": public_key, "tenant_id": tenant}
-    if hostname is not None:
-        body["hostname"] = hostname
-    body.update(extra)
-    return body

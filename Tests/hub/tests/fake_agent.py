@@ -119,7 +119,8 @@ def tcp_pipe_handler(port: int):
 
 class FakeAgentV2:
     def __init__(self, base_ws: str, token: str, handler=echo_handler, answer_pings=True,
-                 extra_headers=None):
+                 extra_headers=None, ack_streams=True):
+        self.ack_streams = ack_streams
         self.url = base_ws + "/agent/connection"
         self.token = token
         self.handler = handler
@@ -127,6 +128,7 @@ class FakeAgentV2:
         self.streams: dict[int, AgentStream] = {}
         self.sent_window: dict[int, int] = {}
         self.consumed: dict[int, int] = {}
+        self.window_events: dict[int, asyncio.Event] = {}
         self.pings = 0
         self.headers = []       # JSON headers received, in order
         self.protos = []
@@ -186,6 +188,8 @@ class FakeAgentV2:
             self.streams[sid] = st
             self.sent_window[sid] = WINDOW_SIZE
             self.consumed[sid] = 0
+            if not self.ack_streams:
+                return
             await self._frame(WINDOW, ACK, sid, 0)
             self._tasks.append(asyncio.create_task(self._serve_stream(sid, st)))
         st = self.streams.get(sid)
@@ -193,6 +197,7 @@ class FakeAgentV2:
             return
         if typ == WINDOW:
             self.sent_window[sid] += length
+            self.window_events.setdefault(sid, asyncio.Event()).set()
         if payload:
             st.feed(payload)
             self.consumed[sid] += len(payload)
@@ -204,8 +209,11 @@ class FakeAgentV2:
 
     async def _write_stream(self, sid, data: bytes):
         while data:
-            # a real agent waits for window; the tests never exceed 256 KiB in flight
-            n = min(len(data), 16384)
+            while self.sent_window[sid] <= 0:       # wait for the hub's window update
+                ev = self.window_events.setdefault(sid, asyncio.Event())
+                ev.clear()
+                await ev.wait()
+            n = min(len(data), 16384, self.sent_window[sid])
             await self._frame(DATA, 0, sid, n, data[:n])
             self.sent_window[sid] -= n
             data = data[n:]

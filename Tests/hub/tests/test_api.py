@@ -7,7 +7,7 @@ import json
 import aiohttp
 import jwt
 import pytest
-from conftest import TENANT, auth_body, go_rsa_public_pem
+from hubtest_helpers import TENANT, auth_body, go_rsa_public_pem
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 

@@ -11,10 +11,6 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..",
 from hub.config import Config  # noqa: E402
 from hub.core import Hub  # noqa: E402
 
-def pytest_configure(config):
-    # asyncio auto mode without an ini file of our own (Tests/ is shared with Swift tests)
-    config.option.asyncio_mode = "auto"
-
 
 @pytest.fixture(scope="session")
 def device_key():

@@ -119,8 +119,9 @@ def tcp_pipe_handler(port: int):
 
 class FakeAgentV2:
     def __init__(self, base_ws: str, token: str, handler=echo_handler, answer_pings=True,
-                 extra_headers=None, ack_streams=True):
+                 extra_headers=None, ack_streams=True, ssl=None):
         self.ack_streams = ack_streams
+        self.ssl = ssl
         self.url = base_ws + "/agent/connection"
         self.token = token
         self.handler = handler
@@ -142,7 +143,7 @@ class FakeAgentV2:
         self.ws = await websockets.connect(
             self.url, additional_headers={"Authorization": "Bearer " + self.token,
                                           **self.extra_headers},
-            compression=None, ping_interval=None, max_size=None)
+            compression=None, ping_interval=None, max_size=None, ssl=self.ssl)
         self._tasks.append(asyncio.create_task(self._recv_loop()))
         return self
 
@@ -254,7 +255,9 @@ class FakeAgentV2:
 
 
 class FakeAgentV1:
-    def __init__(self, base_ws: str, token: str, handler=echo_handler, answer_pings=True):
+    def __init__(self, base_ws: str, token: str, handler=echo_handler, answer_pings=True,
+                 ssl=None):
+        self.ssl = ssl
         self.base = base_ws
         self.url = base_ws + "/ssh/connection"
         self.token = token
@@ -269,7 +272,7 @@ class FakeAgentV1:
     async def connect(self):
         self.ws = await websockets.connect(
             self.url, additional_headers={"Authorization": "Bearer " + self.token},
-            compression=None, ping_interval=None, max_size=None)
+            compression=None, ping_interval=None, max_size=None, ssl=self.ssl)
         if not self.answer_pings:
             # websockets answers pings itself; drop its pong frames
             proto = self.ws.protocol
@@ -304,7 +307,7 @@ class FakeAgentV1:
 
     async def _pickup(self, path: str):
         ws = await websockets.connect(self.base + path, compression=None,
-                                      ping_interval=None, max_size=None)
+                                      ping_interval=None, max_size=None, ssl=self.ssl)
         st = AgentStream(ws.send)
 
         async def reader():

@@ -1,71 +1,16 @@
 """Tunnel endpoints (v2 yamux, v1 revdial) and the port map, against the independent fake agent."""
 
 import asyncio
-import json
 import re
 import struct
 
 import aiohttp
 import pytest
 import websockets
-from fake_agent import FakeAgentV1, FakeAgentV2, tcp_pipe_handler
-from hubtest_helpers import auth_body, go_rsa_public_pem
+from fake_agent import FakeAgentV1, FakeAgentV2
+from hubtest_helpers import dev_status, echo_through, port_map, register, upgrade_status, wait_for
 
-
-async def register(h, device_key, **kw):
-    async with aiohttp.ClientSession() as s:
-        async with s.post(h.url + "/api/devices/auth",
-                          json=auth_body(go_rsa_public_pem(device_key), **kw)) as r:
-            assert r.status == 200
-            return await r.json()
-
-
-async def status(h):
-    async with aiohttp.ClientSession() as s:
-        async with s.get(h.url + "/api/hub/status") as r:
-            return await r.json()
-
-
-async def dev_status(h, uid):
-    return next(d for d in (await status(h))["devices"] if d["uid"] == uid)
-
-
-async def wait_for(pred, timeout=5.0, step=0.02):
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        v = pred()
-        if asyncio.iscoroutine(v):
-            v = await v
-        if v:
-            return v
-        await asyncio.sleep(step)
-    raise AssertionError("condition not met in time")
-
-
-async def port_map(h, uid):
-    async with aiohttp.ClientSession() as s:
-        async with s.post(h.url + f"/api/hub/devices/{uid}/port-map") as r:
-            assert r.status == 200
-            return (await r.json())["port"]
-
-
-async def echo_through(port, payload: bytes) -> bytes:
-    r, w = await asyncio.open_connection("127.0.0.1", port)
-    w.write(payload)
-    await w.drain()
-    got = await asyncio.wait_for(r.readexactly(len(payload)), 10)
-    w.close()
-    return got
-
-
-async def upgrade_status(url, headers):
-    try:
-        ws = await websockets.connect(url, additional_headers=headers)
-    except websockets.InvalidStatus as e:
-        return e.response.status_code
-    await ws.close()
-    return 101
+pytestmark = pytest.mark.asyncio
 
 
 # ------------------------------------------------------------------------------------- v2

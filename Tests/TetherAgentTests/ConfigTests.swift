@@ -222,3 +222,19 @@ func with(_ extra: [String: String], base: [String: String] = minimal) -> [Strin
         #expect(configMessage(minimal, file: "A=1\nnonsense") == "config file line 2: expected '=' after nonsense")
     }
 }
+
+@Suite struct AgentPolicyTests {
+    @Test func derivedFromConfig() throws {
+        let c = try loadConfig(with(["TETHER_MIDDLEBOX_IDLE": "30", "TETHER_REAUTH_INTERVAL": "0"]))
+        let p = AgentPolicy(config: c)
+        #expect(p.keepalive.middleboxIdle == .seconds(30))
+        #expect(p.keepalive.margin == .seconds(5))
+        #expect(p.reauth.interval == 0)
+        #expect(p.dialRetry == .tunnelDial)
+        let d = AgentPolicy(config: try loadConfig(minimal))
+        #expect(d.reauth.interval == .seconds(4 * 3600))
+        #expect(d.keepalive.middleboxIdle == .seconds(60))
+        var l = d.makeLifecycle()
+        #expect(l.start(now: .zero) == .authenticate)
+    }
+}

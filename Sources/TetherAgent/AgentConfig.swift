@@ -1,9 +1,12 @@
+import TetherWire
+
 /// The agent's validated configuration: the Go agent's `SHELLHUB_*` settings (PROTOCOL.md 1)
 /// plus Tether's own `TETHER_*` settings. Built only by `AgentConfig.load`, so every value in
 /// it has passed validation. Durations are in seconds, as users write them.
-public struct AgentConfig: Sendable {
+public struct AgentConfig {
     // Go agent settings.
-    public var server: ServerAddress
+    /// `SERVER_ADDRESS`: scheme, host, port and path prefix (TetherWire's URL type).
+    public var server: HTTPServerURL
     public var privateKeyPath: String
     public var tenantID: String
     public var pairingCode: String
@@ -27,7 +30,7 @@ public struct AgentConfig: Sendable {
     public var sslCertDir: String?
     /// The HTTP CONNECT proxy for the server (from `HTTPS_PROXY` or `HTTP_PROXY` by the
     /// server's scheme, after `NO_PROXY`); nil = connect directly.
-    public var proxy: ServerAddress?
+    public var proxy: HTTPServerURL?
 
     // Tether settings.
     public var sessionSlots: Int

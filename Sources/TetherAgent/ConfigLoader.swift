@@ -1,3 +1,5 @@
+import TetherWire
+
 extension AgentConfig {
     /// Builds and validates the configuration.
     ///
@@ -19,11 +21,7 @@ extension AgentConfig {
         guard let addr = src.shellhub("SERVER_ADDRESS") else {
             throw .missing(variable: "SHELLHUB_SERVER_ADDRESS")
         }
-        let server: ServerAddress
-        switch ServerAddress.parse(addr.value) {
-        case .success(let s): server = s
-        case .failure(let f): throw .invalid(variable: addr.name, value: addr.value, reason: f.reason)
-        }
+        let server = try ProxyRules.url(addr)
 
         // PRIVATE_KEY: required (unless the board names one), and already filepath.Clean-ed.
         let keyPath: String
@@ -102,8 +100,8 @@ extension AgentConfig {
         if src.exact("SHELLHUB_ENV")?.value == "development" { logLevel = .trace }
 
         // Proxy for the server's scheme, unless NO_PROXY covers the host.
-        var proxy: ServerAddress? = nil
-        let proxyVar = server.usesTLS
+        var proxy: HTTPServerURL? = nil
+        let proxyVar = server.isTLS
             ? (src.exact("HTTPS_PROXY") ?? src.exact("https_proxy"))
             : (src.exact("HTTP_PROXY") ?? src.exact("http_proxy"))
         if let p = proxyVar {

@@ -38,6 +38,17 @@ public struct KeepalivePolicy: Equatable, Sendable {
         self.init(middleboxIdle: .seconds(Int64(config.middleboxIdleSeconds)))
     }
 
+    /// Silence (both directions) after which a connection must be pinged, for an agent whose
+    /// random phase is `phase` (0...maxPhaseJitter).
+    public func pingThreshold(phase: Millis) -> Millis { middleboxIdle - margin - phase }
+
+    /// Whether the agent ever pings a connection of `role`: only when the server does not
+    /// already send something more often than the ping threshold.
+    public func agentPings(_ role: ConnectionRole, phase: Millis) -> Bool {
+        guard let server = serverPing(role) else { return true }
+        return server >= pingThreshold(phase: phase)
+    }
+
     /// The server's ping period on a connection of `role`; nil = the server sends nothing.
     public func serverPing(_ role: ConnectionRole) -> Millis? {
         switch role {

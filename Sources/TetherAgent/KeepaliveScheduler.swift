@@ -39,16 +39,13 @@ public struct KeepaliveScheduler: Sendable {
     public var capacity: Int { entries.count }
 
     /// Silence (both directions) after which a connection must be pinged.
-    public var pingThreshold: Millis { policy.middleboxIdle - policy.margin - phase }
+    public var pingThreshold: Millis { policy.pingThreshold(phase: phase) }
 
     /// Silence after which a connection is pinged along with one that is due.
     public var coalesceThreshold: Millis { pingThreshold / 2 }
 
     /// Whether the agent ever pings a connection of this role under this policy.
-    public func agentPings(_ role: ConnectionRole) -> Bool {
-        guard let server = policy.serverPing(role) else { return true }
-        return server >= pingThreshold
-    }
+    public func agentPings(_ role: ConnectionRole) -> Bool { policy.agentPings(role, phase: phase) }
 
     public mutating func open(_ id: Int, role: ConnectionRole, now: Instant) {
         entries[id] = Entry(open: true, role: role, lastSent: now, lastReceived: now)

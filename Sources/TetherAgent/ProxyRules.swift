@@ -1,15 +1,25 @@
+import TetherWire
+
 /// `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` as Go's `ProxyFromEnvironment` reads them, reduced
 /// to what Tether supports: a plain HTTP CONNECT proxy without credentials.
 enum ProxyRules {
     /// A proxy URL; a bare `host:port` means `http://host:port`, as in Go.
-    static func parse(_ v: ConfigValue) throws(ConfigError) -> ServerAddress {
+    static func parse(_ v: ConfigValue) throws(ConfigError) -> HTTPServerURL {
         let text = ConfigText.find("://", in: v.value) != nil ? v.value : "http://" + v.value
         guard ConfigText.lowercased(text).hasPrefix("http://") else {
             throw .invalid(variable: v.name, value: v.value, reason: "only http:// proxies are supported")
         }
-        switch ServerAddress.parse(text) {
-        case .success(let s): return s
-        case .failure(let f): throw .invalid(variable: v.name, value: v.value, reason: f.reason)
+        return try url(ConfigValue(name: v.name, value: text), shown: v.value)
+    }
+
+    /// An `http(s)://host[:port][/prefix]` URL; a refusal names the variable.
+    static func url(_ v: ConfigValue, shown: String? = nil) throws(ConfigError) -> HTTPServerURL {
+        do {
+            return try HTTPServerURL.parse(v.value)
+        } catch {
+            var reason = "not a usable URL"
+            if case .invalidURL(let why) = error { reason = why }
+            throw .invalid(variable: v.name, value: shown ?? v.value, reason: reason)
         }
     }
 

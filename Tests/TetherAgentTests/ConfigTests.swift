@@ -34,6 +34,8 @@ func with(_ extra: [String: String], base: [String: String] = minimal) -> [Strin
     @Test func defaultsMatchTheGoAgent() throws {
         let c = try loadConfig(minimal)
         #expect(c.server.host == "hub.example.com")
+        #expect(c.server.isTLS)
+        #expect(c.server.port == 443)
         #expect(c.privateKeyPath == "/etc/shellhub.key")
         #expect(c.tenantID == tenant)
         #expect(c.transport == .v2)
@@ -83,6 +85,14 @@ func with(_ extra: [String: String], base: [String: String] = minimal) -> [Strin
         #expect(c.sessionSlots == 5)
     }
 
+    @Test func serverPathPrefixIsKept() throws {
+        let c = try loadConfig(with(["SHELLHUB_SERVER_ADDRESS": "HTTP://[::1]:8080/shellhub/"]))
+        #expect(!c.server.isTLS)
+        #expect(c.server.host == "::1")
+        #expect(c.server.port == 8080)
+        #expect(c.server.join(c.transport.endpointPath) == "/shellhub/agent/connection")
+    }
+
     @Test func emptyValueCountsAsUnset() throws {
         let c = try loadConfig(with(["SHELLHUB_TRANSPORT_VERSION": "", "TRANSPORT_VERSION": "1"]))
         #expect(c.transport == .v1)
@@ -100,7 +110,7 @@ func with(_ extra: [String: String], base: [String: String] = minimal) -> [Strin
         (["SHELLHUB_PRIVATE_KEY": "/etc//key"], "SHELLHUB_PRIVATE_KEY=/etc//key: not a clean path, use /etc/key"),
         (["SHELLHUB_PRIVATE_KEY": "/etc/../key"], "SHELLHUB_PRIVATE_KEY=/etc/../key: not a clean path, use /key"),
         (["SHELLHUB_PRIVATE_KEY": "/etc/keys/"], "SHELLHUB_PRIVATE_KEY=/etc/keys/: not a clean path, use /etc/keys"),
-        (["SHELLHUB_SERVER_ADDRESS": "hub.example.com"], "SHELLHUB_SERVER_ADDRESS=hub.example.com: must be an absolute URL like https://host"),
+        (["SHELLHUB_SERVER_ADDRESS": "hub.example.com"], "SHELLHUB_SERVER_ADDRESS=hub.example.com: not an absolute URL"),
         (["SHELLHUB_SERVER_ADDRESS": "wss://hub"], "SHELLHUB_SERVER_ADDRESS=wss://hub: scheme must be http or https"),
         (["SHELLHUB_TENANT_ID": "acme"], "SHELLHUB_TENANT_ID=acme: must be a UUID"),
         (["SHELLHUB_LOG_LEVEL": "verbose"], "SHELLHUB_LOG_LEVEL=verbose: not a log level (info, debug...)"),
@@ -113,6 +123,9 @@ func with(_ extra: [String: String], base: [String: String] = minimal) -> [Strin
         (["TETHER_TLS_MAX_FRAGMENT": "8192"], "TETHER_TLS_MAX_FRAGMENT=8192: must be 0, 512, 1024, 2048 or 4096"),
         (["TETHER_TCP_KEEPALIVE": "5"], "TETHER_TCP_KEEPALIVE=5: must be 0 or 10..7200"),
         (["TETHER_SSH_KEEPALIVE": "maybe"], "TETHER_SSH_KEEPALIVE=maybe: must be true or false"),
+        (["SHELLHUB_SERVER_ADDRESS": "https://u:p@hub"], "SHELLHUB_SERVER_ADDRESS=https://u:p@hub: user info"),
+        (["SHELLHUB_SERVER_ADDRESS": "https://hub/?a=1"], "SHELLHUB_SERVER_ADDRESS=https://hub/?a=1: query or fragment"),
+        (["HTTPS_PROXY": "p:99999"], "HTTPS_PROXY=p:99999: bad port"),
         (["HTTPS_PROXY": "socks5://p:1080"], "HTTPS_PROXY=socks5://p:1080: only http:// proxies are supported"),
     ])
     func refusedWithOneLineNamingTheVariable(extra: [String: String], message: String) {
@@ -207,5 +220,21 @@ func with(_ extra: [String: String], base: [String: String] = minimal) -> [Strin
 
     @Test func fileSyntaxErrorIsReported() {
         #expect(configMessage(minimal, file: "A=1\nnonsense") == "config file line 2: expected '=' after nonsense")
+    }
+}
+
+@Suite struct AgentPolicyTests {
+    @Test func derivedFromConfig() throws {
+        let c = try loadConfig(with(["TETHER_MIDDLEBOX_IDLE": "30", "TETHER_REAUTH_INTERVAL": "0"]))
+        let p = AgentPolicy(config: c)
+        #expect(p.keepalive.middleboxIdle == .seconds(30))
+        #expect(p.keepalive.margin == .seconds(5))
+        #expect(p.reauth.interval == 0)
+        #expect(p.dialRetry == .tunnelDial)
+        let d = AgentPolicy(config: try loadConfig(minimal))
+        #expect(d.reauth.interval == .seconds(4 * 3600))
+        #expect(d.keepalive.middleboxIdle == .seconds(60))
+        var l = d.makeLifecycle()
+        #expect(l.start(now: .zero) == .authenticate)
     }
 }

@@ -168,3 +168,35 @@ import Testing
         #expect(s.nextDeadline() == .s(60))
     }
 }
+
+@Suite struct IdleTrafficModelTests {
+    let model = IdleTrafficModel()
+    let sixty = KeepalivePolicy(middleboxIdle: .seconds(60))
+    let fourHours = ReauthPolicy(interval: .seconds(4 * 3600))
+
+    @Test func v2IsNearTheFloorWhateverTheSessions() {
+        // 102 server pings per hour, each answered by a 99-byte ACK over TLS 1.2.
+        let e0 = model.perHour(transport: .v2, idleSessions: 0, keepalive: sixty, reauth: fourHours)
+        let e10 = model.perHour(transport: .v2, idleSessions: 10, keepalive: sixty, reauth: fourHours)
+        #expect(e0.tunnel == 102 * 99)
+        #expect(e0.sessions == 0)
+        #expect(e0 == e10)
+        #expect(e0.reauth == 575)
+        // Within 25 % of the 8.5 floor (92 B per 35 s with TLS 1.3 = 9.46 KB/h), even on TLS 1.2.
+        let floor = 3600.0 / 35.0 * 92.0
+        #expect(Double(e0.total) <= floor * 1.25)
+    }
+
+    @Test func tightMiddleboxAddsAgentPingsOnV2() {
+        let gcp = KeepalivePolicy(middleboxIdle: .seconds(30))
+        let e = model.perHour(transport: .v2, idleSessions: 0, keepalive: gcp, reauth: fourHours)
+        // Threshold 25 s: 144 intervals per hour, 102 covered by server pings, 42 agent pings.
+        #expect(e.tunnel == 102 * 99 + 42 * (99 + 52))
+    }
+
+    @Test func v1SessionsCostOnePingEachPerInterval() {
+        let e = model.perHour(transport: .v1, idleSessions: 10, keepalive: sixty, reauth: fourHours)
+        #expect(e.tunnel == 120 * (87 + 52))
+        #expect(e.sessions == 10 * 72 * (87 + 52))
+    }
+}

@@ -1,0 +1,144 @@
+import CMbedTLS
+import CShims
+
+/// Progress of a non-blocking TLS operation.
+public enum TLSProgress: Equatable, Sendable {
+    case done
+    /// Call again when the socket is readable.
+    case wantRead
+    /// Call again when the socket is writable.
+    case wantWrite
+}
+
+/// Result of a non-blocking TLS read or write.
+public enum TLSIOResult: Equatable, Sendable {
+    case bytes(Int)
+    case wantRead
+    case wantWrite
+    /// close_notify or end of stream from the peer.
+    case closed
+}
+
+/// One TLS client connection over a connected non-blocking socket. Drive `handshake()` until
+/// `.done`, waiting for the readiness it asks for; then `read`/`write`. After a read, check
+/// `bytesAvailable`: decrypted bytes already buffered in mbedTLS do not make the fd readable.
+/// A write that returned want-read/want-write must be repeated with the same bytes.
+public final class TLSClient {
+    /// MBEDTLS_ERR_NET_CONN_RESET (net_sockets.h, not in the CMbedTLS module map), as the BIO
+    /// shims return it for ECONNRESET/EPIPE.
+    static let netConnReset: Int32 = -0x0050
+
+    public let serverName: String
+    private let context: TLSContext
+    private let ssl: UnsafeMutablePointer<mbedtls_ssl_context>
+    private let fdBox: UnsafeMutablePointer<Int32>
+    private let sessionKey: String
+    public private(set) var isHandshakeDone = false
+    /// Whether a saved session was offered for resumption.
+    public private(set) var offeredSession = false
+
+    /// Prepares a client on connected socket `fd` for `serverName` (SNI and certificate name
+    /// check; SNI is not sent for address literals). `port` keys the session cache.
+    public init(context: TLSContext, fd: Int32, serverName: String, port: UInt16 = 443,
+                reuseSession: Bool = true) throws(TLSError) {
+        self.context = context
+        self.serverName = serverName
+        sessionKey = serverName + ":" + String(port)
+        ssl = .allocate(capacity: 1)
+        fdBox = .allocate(capacity: 1)
+        fdBox.pointee = fd
+        mbedtls_ssl_init(ssl)
+        var rc = mbedtls_ssl_setup(ssl, context.config)
+        if rc != 0 { throw .setupFailed(step: "ssl_setup", code: rc) }
+        // mbedtls_ssl_set_hostname sets both the SNI and the name the certificate must match.
+        rc = mbedtls_ssl_set_hostname(ssl, serverName)
+        if rc != 0 { throw .setupFailed(step: "set_hostname", code: rc) }
+        mbedtls_ssl_set_bio(ssl, fdBox, tether_tls_bio_send, tether_tls_bio_recv, nil)
+        if reuseSession, let saved = context.savedSession(for: sessionKey) {
+            offeredSession = mbedtls_ssl_set_session(ssl, saved.session) == 0
+        }
+    }
+
+    deinit {
+        mbedtls_ssl_free(ssl)
+        ssl.deallocate()
+        fdBox.deallocate()
+    }
+
+    /// The socket this client reads and writes.
+    public var fd: Int32 { fdBox.pointee }
+
+    /// Advances the handshake as far as the socket allows.
+    public func handshake() throws(TLSError) -> TLSProgress {
+        if isHandshakeDone { return .done }
+        let rc = mbedtls_ssl_handshake(ssl)
+        switch rc {
+        case 0:
+            isHandshakeDone = true
+            if let s = TLSSavedSession(from: ssl) { context.remember(s, for: sessionKey) }
+            return .done
+        case MBEDTLS_ERR_SSL_WANT_READ: return .wantRead
+        case MBEDTLS_ERR_SSL_WANT_WRITE: return .wantWrite
+        case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED:
+            throw .verifyFailed(flags: mbedtls_ssl_get_verify_result(ssl), wallClock: WallClock.nowSeconds())
+        default:
+            // A refused resumption must not poison the next attempt.
+            if offeredSession { context.forgetSessions() }
+            throw .handshakeFailed(code: rc)
+        }
+    }
+
+    /// Reads decrypted bytes into `buffer`.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(TLSError) -> TLSIOResult {
+        let rc = mbedtls_ssl_read(ssl, buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), buffer.count)
+        if rc > 0 { return .bytes(Int(rc)) }
+        switch rc {
+        case 0, MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY, MBEDTLS_ERR_SSL_CONN_EOF, TLSClient.netConnReset:
+            return .closed
+        case MBEDTLS_ERR_SSL_WANT_READ: return .wantRead
+        case MBEDTLS_ERR_SSL_WANT_WRITE: return .wantWrite
+        default: throw .ioFailed(code: rc)
+        }
+    }
+
+    /// Encrypts and sends (a prefix of) `buffer`. At most one record's payload per call.
+    public func write(from buffer: UnsafeRawBufferPointer) throws(TLSError) -> TLSIOResult {
+        if buffer.count == 0 { return .bytes(0) }
+        let rc = mbedtls_ssl_write(ssl, buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), buffer.count)
+        if rc > 0 { return .bytes(Int(rc)) }
+        switch rc {
+        case MBEDTLS_ERR_SSL_WANT_READ: return .wantRead
+        case MBEDTLS_ERR_SSL_WANT_WRITE: return .wantWrite
+        case TLSClient.netConnReset: return .closed
+        default: throw .ioFailed(code: rc)
+        }
+    }
+
+    /// Decrypted bytes waiting inside mbedTLS: read them now, poll will not report them.
+    public var bytesAvailable: Int { mbedtls_ssl_get_bytes_avail(ssl) }
+
+    /// Sends close_notify (best effort; the socket is closed by the owner afterwards).
+    public func closeNotify() -> TLSProgress {
+        let rc = mbedtls_ssl_close_notify(ssl)
+        switch rc {
+        case MBEDTLS_ERR_SSL_WANT_READ: return .wantRead
+        case MBEDTLS_ERR_SSL_WANT_WRITE: return .wantWrite
+        default: return .done
+        }
+    }
+
+    /// Negotiated suite, e.g. "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256".
+    public var cipherSuite: String {
+        guard let p = mbedtls_ssl_get_ciphersuite(ssl) else { return "" }
+        return String(cString: p)
+    }
+
+    /// Negotiated version, e.g. "TLSv1.2".
+    public var version: String {
+        guard let p = mbedtls_ssl_get_version(ssl) else { return "" }
+        return String(cString: p)
+    }
+
+    /// Largest plaintext record the peer accepted (max fragment length, else 16384).
+    public var maxRecordPayload: Int { Int(mbedtls_ssl_get_output_max_frag_len(ssl)) }
+}

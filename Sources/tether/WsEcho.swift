@@ -189,7 +189,7 @@ struct WsEchoSession {
                     failure = error.rule
                 }
             }
-            if !client.outbound.isEmpty {
+            if client.hasPendingOutbound {
                 if pending.isEmpty { pending = client.takeOutbound() } else { pending += client.takeOutbound() }
             }
             let finished = client.closeState == .closed

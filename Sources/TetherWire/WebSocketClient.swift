@@ -2,8 +2,8 @@
 /// close handshake of RFC 6455 section 7, sans-I/O.
 ///
 /// Bytes from the socket go in with `receive`; events come out of `nextEvent`; everything to
-/// send accumulates in `outbound`, which the I/O layer writes and then drops with
-/// `consumeOutbound`. Pings are answered and a peer's close is echoed automatically; a protocol
+/// send accumulates in `pendingOutbound`, which the I/O layer writes and then drops with
+/// `consumeOutbound` (or takes whole with `takeOutbound`). Pings are answered and a peer's close is echoed automatically; a protocol
 /// error queues the failing close frame (with the error's status code) before it is thrown.
 public struct WebSocketClient<Source: WebSocketMaskSource> {
     /// Progress of the closing handshake.
@@ -20,8 +20,11 @@ public struct WebSocketClient<Source: WebSocketMaskSource> {
     public private(set) var decoder: WebSocketFrameDecoder
     public var maskSource: Source
     public private(set) var closeState: CloseState = .open
-    /// Encoded frames waiting to be written to the socket.
-    public private(set) var outbound: [UInt8] = []
+    /// Encoded frames; bytes before `outboundStart` are already written.
+    private var outbound: [UInt8] = []
+    private var outboundStart = 0
+    /// Written bytes kept before compacting `outbound`; amortises the copy of partial writes.
+    private static var compactThreshold: Int { 65536 }
 
     /// `leftover` are the bytes the handshake read past the response head.
     public init(mode: WebSocketDeliveryMode = .message, limits: WebSocketLimits = .agentDefault,
@@ -114,19 +117,30 @@ public struct WebSocketClient<Source: WebSocketMaskSource> {
         closeState = .closeSent
     }
 
-    /// Drops the first `count` bytes of `outbound` after the I/O layer wrote them.
+    /// Encoded bytes not yet written to the socket, in order.
+    public var pendingOutbound: ArraySlice<UInt8> { outbound[outboundStart...] }
+
+    /// True when there is something to write.
+    public var hasPendingOutbound: Bool { outboundStart < outbound.count }
+
+    /// Drops the first `count` pending bytes after the I/O layer wrote them. Partial writes
+    /// cost no copy until enough written bytes pile up.
     public mutating func consumeOutbound(_ count: Int) {
-        if count >= outbound.count {
+        outboundStart = min(outbound.count, outboundStart + max(0, count))
+        if outboundStart == outbound.count {
             outbound.removeAll(keepingCapacity: true)
-        } else {
-            outbound.removeSubrange(0..<count)
+            outboundStart = 0
+        } else if outboundStart >= WebSocketClient.compactThreshold && outboundStart * 2 >= outbound.count {
+            outbound.removeSubrange(0..<outboundStart)
+            outboundStart = 0
         }
     }
 
-    /// Takes all of `outbound` at once.
+    /// Takes all pending bytes at once.
     public mutating func takeOutbound() -> [UInt8] {
-        let out = outbound
+        let out = outboundStart == 0 ? outbound : Array(outbound[outboundStart...])
         outbound = []
+        outboundStart = 0
         return out
     }
 

@@ -22,6 +22,8 @@ public enum WebSocketError: Error, Equatable {
     case expectedContinuation
     /// Text message or close reason that is not UTF-8 (section 8.1).
     case invalidUTF8
+    /// Close reason that is not UTF-8 (section 5.5.1).
+    case invalidCloseReason
     /// Close frame with a one-byte payload (section 5.5.1).
     case closePayloadTooShort
     /// Close status code not allowed on the wire (section 7.4).
@@ -36,7 +38,7 @@ public enum WebSocketError: Error, Equatable {
     /// Status code for the close frame that fails the connection (section 7.4.1).
     public var closeCode: UInt16 {
         switch self {
-        case .invalidUTF8: return WebSocketCloseCode.invalidPayload
+        case .invalidUTF8, .invalidCloseReason: return WebSocketCloseCode.invalidPayload
         case .frameTooLarge, .messageTooLarge: return WebSocketCloseCode.messageTooBig
         case .textInStreamMode: return WebSocketCloseCode.unsupportedData
         default: return WebSocketCloseCode.protocolError
@@ -56,6 +58,7 @@ public enum WebSocketError: Error, Equatable {
         case .unexpectedContinuation: return "RFC 6455 5.4: continuation without start"
         case .expectedContinuation: return "RFC 6455 5.4: new message inside fragments"
         case .invalidUTF8: return "RFC 6455 8.1: text is not valid UTF-8"
+        case .invalidCloseReason: return "RFC 6455 5.5.1: close reason is not UTF-8"
         case .closePayloadTooShort: return "RFC 6455 5.5.1: close payload of 1 byte"
         case .invalidCloseCode(let c): return "RFC 6455 7.4: invalid close code \(c)"
         case .frameTooLarge: return "RFC 6455 7.4.1: frame over size limit (1009)"

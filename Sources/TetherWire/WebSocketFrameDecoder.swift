@@ -203,7 +203,7 @@ public struct WebSocketFrameDecoder {
         if !WebSocketCloseCode.isValidOnWire(code) { throw .invalidCloseCode(code) }
         let reason = Array(payload[2...])
         var check = UTF8Validator()
-        if !check.feed(reason) || !check.isComplete { throw .invalidUTF8 }
+        if !check.feed(reason) || !check.isComplete { throw .invalidCloseReason }
         closeReceived = true
         return .close(code: code, reason: reason)
     }

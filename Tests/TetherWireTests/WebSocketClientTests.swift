@@ -39,14 +39,14 @@ import Testing
         #expect(frames?[0].payload == [0x0F, 0xA0])
         let sent = c.sendText(Array("late".utf8))
         #expect(!sent)
-        #expect(c.outbound.isEmpty)
+        #expect(!c.hasPendingOutbound)
     }
 
     @Test func emptyCloseIsAnsweredWithNormal() throws {
         var c = client()
         c.receive(webSocketServerFrame(8, []))
         _ = try drain(&c)
-        #expect(webSocketParseClientFrames(c.outbound)?[0].payload == [0x03, 0xE8])
+        #expect(webSocketParseClientFrames(Array(c.pendingOutbound))?[0].payload == [0x03, 0xE8])
     }
 
     @Test func ourCloseIsSentOnceAndTheReplyEndsIt() throws {
@@ -58,7 +58,7 @@ import Testing
         #expect(try drain(&c) == [.ping([]), .binary([9]), .close(code: 1001, reason: [])])
         #expect(c.closeState == .closed)
         // One close frame, no pong after our close, no echo of theirs.
-        #expect(webSocketParseClientFrames(c.outbound)?.map(\.opcode) == [8])
+        #expect(webSocketParseClientFrames(Array(c.pendingOutbound))?.map(\.opcode) == [8])
     }
 
     @Test func protocolErrorQueuesTheFailingClose() {
@@ -66,11 +66,11 @@ import Testing
         c.receive([0x81, 0x02, 0xC3, 0x28])  // invalid UTF-8
         #expect(throws: WebSocketError.invalidUTF8) { _ = try drain(&c) }
         #expect(c.closeState == .closed)
-        #expect(webSocketParseClientFrames(c.outbound)?[0].payload == [0x03, 0xEF])  // 1007
+        #expect(webSocketParseClientFrames(Array(c.pendingOutbound))?[0].payload == [0x03, 0xEF])  // 1007
         var d = client()
         d.receive([0xC1, 0x00])
         #expect(throws: WebSocketError.reservedBitsSet) { _ = try drain(&d) }
-        #expect(webSocketParseClientFrames(d.outbound)?[0].payload == [0x03, 0xEA])  // 1002
+        #expect(webSocketParseClientFrames(Array(d.pendingOutbound))?[0].payload == [0x03, 0xEA])  // 1002
     }
 
     @Test func largeWritesAreFragmented() {
@@ -80,13 +80,13 @@ import Testing
             maskSource: WebSocketFixedMasks([7]))
         let data = (0..<2500).map { UInt8(truncatingIfNeeded: $0) }
         c.sendBinary(data)
-        let frames = webSocketParseClientFrames(c.outbound)!
+        let frames = webSocketParseClientFrames(Array(c.pendingOutbound))!
         #expect(frames.map(\.opcode) == [2, 0, 0])
         #expect(frames.map(\.fin) == [false, false, true])
         #expect(frames.flatMap(\.payload) == data)
         var e = client()
         e.sendText([UInt8]())
-        #expect(webSocketParseClientFrames(e.outbound) == [WebSocketTestFrame(fin: true, opcode: 1, key: 0x1122_3344, payload: [])])
+        #expect(webSocketParseClientFrames(Array(e.pendingOutbound)) == [WebSocketTestFrame(fin: true, opcode: 1, key: 0x1122_3344, payload: [])])
     }
 
     @Test func streamModeRoundTrip() throws {
@@ -95,8 +95,26 @@ import Testing
                   + webSocketServerFrame(2, [3], fin: false) + webSocketServerFrame(0, [4]))
         #expect(try drain(&c) == [.data([1, 2]), .data([3]), .data([4])])
         c.sendBinary([5, 6, 7])
-        #expect(webSocketParseClientFrames(c.outbound)?[0].payload == [5, 6, 7])
+        #expect(webSocketParseClientFrames(Array(c.pendingOutbound))?[0].payload == [5, 6, 7])
         c.consumeOutbound(3)
-        #expect(c.outbound.count == 2 + 4 + 3 - 3)
+        #expect(Array(c.pendingOutbound) == Array(c.takeOutbound()))
+        #expect(!c.hasPendingOutbound)
+    }
+
+    @Test func partialWritesDrainInOrder() {
+        var a = client()
+        var b = client()
+        let data = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 11) }
+        a.sendBinary(data)
+        b.sendBinary(data)
+        let whole = a.takeOutbound()
+        var written: [UInt8] = []
+        while b.hasPendingOutbound {
+            let piece = Array(b.pendingOutbound.prefix(7001))
+            written += piece
+            b.consumeOutbound(piece.count)
+        }
+        #expect(written == whole)
+        #expect(webSocketParseClientFrames(written).map { $0.flatMap { $0.payload } } == data)
     }
 }

@@ -164,7 +164,7 @@ import Testing
                     == .invalidCloseCode(code))
         }
         let badReason: [UInt8] = [0x03, 0xE8, 0xCE, 0xBA, 0xED, 0xA0, 0x80]
-        #expect(webSocketDecodeAll(webSocketServerFrame(8, badReason)).error == .invalidUTF8)
+        #expect(webSocketDecodeAll(webSocketServerFrame(8, badReason)).error == .invalidCloseReason)
         // Nothing after a close is decoded.
         let after = webSocketServerFrame(8, [0x03, 0xE8]) + webSocketServerFrame(1, hello)
         #expect(webSocketDecodeAll(after).events == [.close(code: 1000, reason: [])])

@@ -1,6 +1,15 @@
 import Testing
 @testable import TetherAgent
 
+extension TunnelLifecycle {
+    /// start -> auth with token "t" -> connected, all at time 0.
+    mutating func bringUp<R: RandomNumberGenerator>(using rng: inout R) {
+        _ = start(now: .s(0))
+        _ = authFinished(.authenticated(token: "t"), now: .s(0), using: &rng)
+        _ = dialFinished(.connected, now: .s(0), using: &rng)
+    }
+}
+
 @Suite struct TunnelLifecycleTests {
     let hour = ReauthPolicy(interval: .seconds(3600))
 
@@ -28,9 +37,7 @@ import Testing
     @Test func failedPeriodicReauthBacksOffAndKeepsTunnel() {
         var rng = HighestRandom()
         var l = TunnelLifecycle(reauth: hour)
-        _ = l.start(now: .s(0))
-        _ = l.authFinished(.authenticated(token: "t"), now: .s(0), using: &rng)
-        _ = l.dialFinished(.connected, now: .s(0), using: &rng)
+        l.bringUp(using: &rng)
         #expect(l.timerFired(now: .s(5000)) == .authenticate)
         _ = l.authFinished(.retry(.serverError(502), retryAfter: nil), now: .s(5000), using: &rng)
         #expect(l.phase == .connected)
@@ -44,9 +51,7 @@ import Testing
     @Test func removedDeviceStops() {
         var rng = HighestRandom()
         var l = TunnelLifecycle(reauth: hour)
-        _ = l.start(now: .s(0))
-        _ = l.authFinished(.authenticated(token: "t"), now: .s(0), using: &rng)
-        _ = l.dialFinished(.connected, now: .s(0), using: &rng)
+        l.bringUp(using: &rng)
         _ = l.timerFired(now: .s(5000))
         #expect(l.authFinished(.deviceRemoved, now: .s(5000), using: &rng) == .deviceRemoved)
         #expect(l.phase == .removed)
@@ -129,9 +134,7 @@ import Testing
     @Test func noPeriodicReauthWhenIntervalIsZero() {
         var rng = HighestRandom()
         var l = TunnelLifecycle(reauth: ReauthPolicy(interval: 0))
-        _ = l.start(now: .s(0))
-        _ = l.authFinished(.authenticated(token: "t"), now: .s(0), using: &rng)
-        _ = l.dialFinished(.connected, now: .s(0), using: &rng)
+        l.bringUp(using: &rng)
         #expect(l.nextDeadline == nil)
         #expect(l.timerFired(now: .s(1_000_000)) == nil)
     }
@@ -139,9 +142,7 @@ import Testing
     @Test func lateAuthAnswerAfterTunnelLossOnlyRefreshesToken() {
         var rng = HighestRandom()
         var l = TunnelLifecycle(reauth: hour)
-        _ = l.start(now: .s(0))
-        _ = l.authFinished(.authenticated(token: "t"), now: .s(0), using: &rng)
-        _ = l.dialFinished(.connected, now: .s(0), using: &rng)
+        l.bringUp(using: &rng)
         #expect(l.timerFired(now: .s(4320)) == .authenticate)
         l.tunnelLost(now: .s(4321), using: &rng)
         #expect(l.authFinished(.authenticated(token: "n"), now: .s(4321), using: &rng) == nil)

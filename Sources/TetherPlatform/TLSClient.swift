@@ -37,8 +37,10 @@ public final class TLSClient {
     /// Whether a saved session was offered for resumption.
     public private(set) var offeredSession = false
 
-    /// Prepares a client on connected socket `fd` for `serverName` (SNI and certificate name
-    /// check; SNI is not sent for address literals). `port` keys the session cache.
+    /// Prepares a client on connected socket `fd` for `serverName`: it is sent as SNI and the
+    /// certificate must match it. mbedTLS 2.28 matches names against the CN and DNS SANs only
+    /// (no IP SANs), so a hub reached by address needs that address as CN or DNS SAN.
+    /// `port` keys the session cache.
     public init(context: TLSContext, fd: Int32, serverName: String, port: UInt16 = 443,
                 reuseSession: Bool = true) throws(TLSError) {
         self.context = context

@@ -49,7 +49,7 @@ for f in "${cpu_cflags[@]}"; do swift_opts+=(-Xcc "$f"); done
 [ "$ARCH" = armv7hf ] && swift_opts+=(-I "$overlay")
 link_opts=(-Xclang-linker --target="$CLANG_TARGET" -Xclang-linker --sysroot="$MUSL_ROOT"
            -Xclang-linker --gcc-install-dir="$GCC_DIR" -Xclang-linker -fuse-ld=lld
-           -Xclang-linker -static -Xclang-linker -Wl,--gc-sections
+           -Xclang-linker -static -Xclang-linker -Wl,--gc-sections -Xclang-linker -Wl,--icf=all
            -L"$PREFIX/lib" -L"$embedded/$stdlib_arch"
            -lssh -lmbedtls -lmbedx509 -lmbedcrypto -lcrypt -lswiftUnicodeDataTables)
 

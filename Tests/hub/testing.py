@@ -408,3 +408,67 @@ class TrafficRelay:
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
+
+
+# ------------------------------------------------------------------------------------ sshd
+
+SSHD_CONF = """\
+Port {port}
+ListenAddress 127.0.0.1
+HostKey {dir}/host_ed25519
+AuthorizedKeysFile {dir}/authorized_keys
+PidFile {dir}/sshd.pid
+UsePAM no
+StrictModes no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+Subsystem sftp internal-sftp
+LogLevel VERBOSE
+"""
+
+
+class Sshd:
+    """A throw-away OpenSSH server on loopback (an 'agent-side' SSH service for hub tests)."""
+
+    def __init__(self, workdir: str):
+        self.dir = workdir
+        self.port = 0
+        self.key_path = os.path.join(workdir, "id_ed25519")
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Sshd":
+        os.makedirs(self.dir, exist_ok=True)
+        if os.geteuid() == 0:
+            os.makedirs("/run/sshd", mode=0o755, exist_ok=True)   # privilege separation dir
+        for path in (os.path.join(self.dir, "host_ed25519"), self.key_path):
+            if not os.path.exists(path):
+                subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path],
+                               check=True)
+        shutil.copy(self.key_path + ".pub", os.path.join(self.dir, "authorized_keys"))
+        self.port = free_port()
+        conf = os.path.join(self.dir, "sshd_config")
+        with open(conf, "w") as f:
+            f.write(SSHD_CONF.format(port=self.port, dir=self.dir))
+        sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+        self.proc = subprocess.Popen([sshd, "-D", "-e", "-f", conf],
+                                     stdout=open(os.path.join(self.dir, "sshd.log"), "wb"),
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        wait_port(self.port)
+        return self
+
+    def client_argv(self, port: int, *extra: str, user: str | None = None) -> list:
+        import getpass
+        return ["ssh", "-p", str(port), "-i", self.key_path, "-o", "BatchMode=yes",
+                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR",
+                f"{user or getpass.getuser()}@127.0.0.1", *extra]
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

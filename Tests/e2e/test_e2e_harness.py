@@ -39,3 +39,12 @@ def test_nginx_tls_through_relay(hub, nginx_tls, make_relay):
     # a TLS handshake plus one request and answer: a few hundred bytes each way at least
     assert snap["up"]["payload"] > 200 and snap["down"]["payload"] > 500
     assert snap["up"]["ip_bytes"] == snap["up"]["payload"] + 52 * snap["up"]["segments"]
+
+
+def test_gateway_flag_starts_ssh_listener(make_hub):
+    import socket
+    h = make_hub("--gateway-port", "0")
+    port = h.status()["gateway_port"]
+    assert port
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        assert s.recv(64).startswith(b"SSH-2.0-")

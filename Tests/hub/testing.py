@@ -311,7 +311,7 @@ class TrafficRelay:
         self._server = None
         self._lock = threading.Lock()
         self._closed_totals = {"in_bytes": 0, "in_segs": 0, "out_bytes": 0, "out_segs": 0}
-        self._live: dict[int, tuple] = {}     # id -> (socket, baseline)
+        self._live: dict[int, list] = {}      # id -> [socket, baseline, last sample]
         self._baseline_closed = dict(self._closed_totals)
         self.connections = 0
 
@@ -328,9 +328,11 @@ class TrafficRelay:
     async def _on_client(self, reader, writer):
         sock = writer.get_extra_info("socket")
         key = id(writer)
+        zero = {k: 0 for k in self._closed_totals}
         with self._lock:
             self.connections += 1
-            self._live[key] = (sock, {k: 0 for k in self._closed_totals})
+            # socket, baseline, last good sample (the socket may be gone when we retire it)
+            self._live[key] = [sock, zero, dict(zero)]
         try:
             ur, uw = await asyncio.open_connection(*self.target)
         except OSError:
@@ -342,10 +344,12 @@ class TrafficRelay:
             try:
                 while True:
                     d = await r.read(65536)
+                    self._sample(key)
                     if not d:
                         break
                     w.write(d)
                     await w.drain()
+                    self._sample(key)
             except (ConnectionError, OSError):
                 pass
             finally:
@@ -355,44 +359,54 @@ class TrafficRelay:
                     pass
 
         await asyncio.gather(pump(reader, uw), pump(ur, writer))
+        await asyncio.sleep(0.05)     # let the last ACK of our FIN arrive
         self._retire(key)
         writer.close()
         uw.close()
 
-    def _retire(self, key) -> None:
+    def _sample(self, key) -> None:
         with self._lock:
-            sock, base = self._live.pop(key, (None, None))
-            if sock is None:
+            entry = self._live.get(key)
+            if entry is None:
                 return
             try:
-                c = tcp_counters(sock)
+                entry[2] = tcp_counters(entry[0])
             except OSError:
+                pass
+
+    def _retire(self, key) -> None:
+        self._sample(key)
+        with self._lock:
+            entry = self._live.pop(key, None)
+            if entry is None:
                 return
+            _, base, last = entry
             for k in self._closed_totals:
-                self._closed_totals[k] += c[k] - base[k]
+                self._closed_totals[k] += last[k] - base[k]
 
     def reset(self) -> None:
         """Start a new measurement window (live connections keep counting from now)."""
         with self._lock:
             self._baseline_closed = dict(self._closed_totals)
-            for key, (sock, _) in list(self._live.items()):
+            for entry in self._live.values():
                 try:
-                    self._live[key] = (sock, tcp_counters(sock))
+                    entry[2] = tcp_counters(entry[0])
                 except OSError:
                     pass
+                entry[1] = dict(entry[2])
 
     def snapshot(self) -> dict:
         """{'up': {...}, 'down': {...}} with payload, segments and ip_bytes since reset()."""
         with self._lock:
             tot = {k: self._closed_totals[k] - self._baseline_closed[k]
                    for k in self._closed_totals}
-            for sock, base in self._live.values():
+            for entry in self._live.values():
                 try:
-                    c = tcp_counters(sock)
+                    entry[2] = tcp_counters(entry[0])
                 except OSError:
-                    continue
+                    pass
                 for k in tot:
-                    tot[k] += c[k] - base[k]
+                    tot[k] += entry[2][k] - entry[1][k]
         up = {"payload": tot["in_bytes"], "segments": tot["in_segs"]}
         down = {"payload": tot["out_bytes"], "segments": tot["out_segs"]}
         for d in (up, down):
@@ -403,6 +417,10 @@ class TrafficRelay:
         async def _stop():
             if self._server:
                 self._server.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         try:
             asyncio.run_coroutine_threadsafe(_stop(), self._loop).result(5)
         finally:

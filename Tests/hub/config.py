@@ -48,6 +48,8 @@ class Config:
     # gateway mode (0 = off)
     gateway_port: int = -1
     signing_key_file: str = ""
+    # gorilla's 1 KiB write buffer: longer server messages are sent as continuation frames
+    ws_fragment: int = 1024
     log_level: str = "INFO"
 
     @classmethod
@@ -82,6 +84,8 @@ class Config:
                        help="SSH gateway port (-1 = off, 0 = pick a free one)")
         p.add_argument("--signing-key", default=_env("SIGNING_KEY", d.signing_key_file),
                        help="PEM file of the RSA token key (created if missing; default: in memory)")
+        p.add_argument("--ws-fragment", type=int, default=_env("WS_FRAGMENT", d.ws_fragment),
+                       help="max payload per WebSocket frame of hub messages (0 = unfragmented)")
         p.add_argument("--log-level", default=_env("LOG_LEVEL", d.log_level))
         a = p.parse_args(argv)
         cfg = cls(host=a.host, port=a.port, auto_accept=not a.no_auto_accept,
@@ -92,6 +96,7 @@ class Config:
                   v1_ping_interval=a.v1_ping_interval, v1_pong_timeout=a.v1_pong_timeout,
                   auth_cache_ttl=a.auth_cache_ttl, online_window=a.online_window,
                   gateway_port=a.gateway_port, signing_key_file=a.signing_key,
+                  ws_fragment=a.ws_fragment,
                   log_level=a.log_level)
         if a.tenant:
             cfg.tenants = {}

@@ -292,7 +292,7 @@ class Hub:
         ws = web.WebSocketResponse(autoping=True, max_msg_size=0, compress=False)
         transport = request.transport
         await ws.prepare(request)
-        stream = DialbackStream(ws, tunnel.dev, transport)
+        stream = DialbackStream(ws, tunnel.dev, transport, self.cfg.ws_fragment)
         if not tunnel.deliver(u, stream):
             await ws.close()
             return ws

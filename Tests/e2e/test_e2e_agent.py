@@ -36,7 +36,9 @@ def ssh(port: int, key: str, command: str, user: str = "root") -> subprocess.Com
 def test_agent_registers_and_serves_ssh_over_tls(hub, nginx_tls, start_agent, user_key,
                                                  transport):
     agent = start_agent(nginx_tls.url, transport=transport, ca=nginx_tls.ca)
-    dev = hub.wait_device(lambda d: d["name"] == "e2e-board" and d["online"], timeout=60)
+    dev = hub.wait_device(lambda d: d["name"] == "e2e-board" and d["connected"],
+                           timeout=60)
+    assert dev["online"]
     assert dev["transport"] == transport and dev["status"] == "accepted"
     port = hub.port_map(dev["uid"])
     r = ssh(port, user_key, "echo tether-e2e-ok")

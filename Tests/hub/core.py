@@ -74,7 +74,7 @@ class Hub:
         self.auth_cache: dict[str, tuple[float, str, str]] = {}
         self.dialers: dict[str, TunnelV1] = {}
         self.port_maps: dict[str, PortMap] = {}
-        self.wanted_ports: dict[str, int] = {}   # device name -> port, from --port-map
+        self.wanted_ports: dict[str, int] = dict(cfg.port_maps)   # from --port-map
         self.gateway = None
         self.app = self._make_app()
 

@@ -105,7 +105,8 @@ class HubProcess:
                 return d
         return None
 
-    def wait_device(self, pred=lambda d: d["online"], timeout: float = 30.0) -> dict:
+    def wait_device(self, pred=lambda d: d["connected"] and d["online"],
+                    timeout: float = 30.0) -> dict:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             for d in self.devices():

@@ -123,17 +123,24 @@ async def test_v2_ping_heartbeat_and_timeout(make_hub, device_key):
     await mute.close()
 
 
-async def test_v2_online_window(make_hub, device_key):
+async def test_v2_online_rule(make_hub, device_key):
+    """Online <=> no disconnect since the last tunnel and a heartbeat within the window."""
     h = await make_hub(ping_interval=30, online_window=0.3, auth_cache_ttl=0)
     dev = await register(h, device_key)
+    st = await dev_status(h, dev["uid"])
+    assert st["online"] and not st["connected"]      # a fresh device counts, as on the server
     agent = await FakeAgentV2(h.ws_url, dev["token"]).connect()
     await wait_for(lambda: h.device(dev["uid"]).tunnel is not None)
     assert (await dev_status(h, dev["uid"]))["online"]
     await asyncio.sleep(0.4)                         # no heartbeat within the window
-    assert not (await dev_status(h, dev["uid"]))["online"]
+    st = await dev_status(h, dev["uid"])
+    assert not st["online"] and st["connected"]
     await register(h, device_key)                    # device auth is a heartbeat too
     assert (await dev_status(h, dev["uid"]))["online"]
     await agent.close()
+    await wait_for(lambda: h.device(dev["uid"]).tunnel is None)
+    await register(h, device_key)                    # disconnected: auth does not help
+    assert not (await dev_status(h, dev["uid"]))["online"]
 
 
 async def test_v2_eviction(hub, device_key):

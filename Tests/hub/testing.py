@@ -11,6 +11,7 @@ import datetime
 import ipaddress
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -491,3 +492,91 @@ class Sshd:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+# ------------------------------------------------------------------------------ the agent
+
+AGENT_HOSTNAME = "e2e-board"
+
+
+def write_device_key(path: str) -> str:
+    """An RSA-2048 key as the Go agent stores it: PEM `RSA PRIVATE KEY` (PKCS#1), mode 0600."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with open(path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.TraditionalOpenSSL,
+                                  serialization.NoEncryption()))
+    os.chmod(path, 0o600)
+    return path
+
+
+def agent_supports_run(path: str) -> tuple:
+    """(True, "") when `<path> help` lists a `run` command, else (False, reason)."""
+    try:
+        out = subprocess.run([path, "help"], capture_output=True, text=True, timeout=30)
+    except OSError as e:
+        return False, f"cannot execute {path}: {e}"
+    if re.search(r"^\s*run\b", out.stdout + out.stderr, re.M):
+        return True, ""
+    return False, f"{path} has no 'run' command yet (tether help lists none)"
+
+
+def agent_env(server_url: str, key_file: str, *, tenant: str, transport: int = 2,
+              hostname: str = AGENT_HOSTNAME, ca: str | None = None,
+              extra: dict | None = None) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHELLHUB_")}
+    env.update({
+        "SHELLHUB_SERVER_ADDRESS": server_url,
+        "SHELLHUB_PRIVATE_KEY": key_file,
+        "SHELLHUB_TENANT_ID": tenant,
+        "SHELLHUB_PREFERRED_HOSTNAME": hostname,
+        "SHELLHUB_TRANSPORT_VERSION": str(transport),
+        "SHELLHUB_LOG_LEVEL": "debug",
+    })
+    if ca:
+        env["SSL_CERT_FILE"] = ca
+        env["TETHER_CA_FILE"] = ca
+    env.update(extra or {})
+    return env
+
+
+class AgentProcess:
+    """The agent binary in a subprocess, log captured to a file, stopped with SIGTERM."""
+
+    def __init__(self, argv, env, log_path):
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+
+    @property
+    def returncode(self):
+        return self.proc.poll()
+
+    def log(self) -> str:
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def wait_log(self, pattern: str, timeout: float = 30.0):
+        end = time.monotonic() + timeout
+        rx = re.compile(pattern, re.M)
+        while time.monotonic() < end:
+            m = rx.search(self.log())
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise TimeoutError(f"agent log has no /{pattern}/; log:\n{self.log()[-4000:]}")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode

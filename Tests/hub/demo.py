@@ -106,6 +106,8 @@ def main(argv=None) -> int:
     finally:
         for proc in reversed(procs):
             proc.stop()
+        if not a.workdir:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

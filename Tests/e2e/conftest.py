@@ -11,7 +11,8 @@ Fixtures (all function-scoped, everything on 127.0.0.1, cleaned up at the end of
   `.error_log()`.
 * `make_relay(target_port) -> TrafficRelay` — counting TCP relay (see hub/testing.py for the
   method); `.port`, `.reset()`, `.snapshot() -> {"up": {payload, segments, ip_bytes},
-  "down": {...}, "connections": n}`.
+  "down": {...}, "connections": n}`; link faults: `.blackhole(on=True)` (stop forwarding,
+  nothing closed) and `.cut()` (RST every live connection on both sides).
 * `tether_bin` — path from $TETHER_BIN; skips the test when unset, missing, or when
   `tether help` does not list a `run` command (the agent runtime has not landed).
 * `device_key_file` — a pre-generated RSA-2048 PKCS#1 PEM (`RSA PRIVATE KEY`), as the Go

@@ -316,6 +316,8 @@ class TrafficRelay:
         self._live: dict[int, list] = {}      # id -> [socket, baseline, last sample]
         self._baseline_closed = dict(self._closed_totals)
         self.connections = 0
+        self._flowing = None          # asyncio.Event in the relay loop; clear = black hole
+        self._writers: dict = {}      # id -> (agent-side writer, server-side writer)
 
     def start(self) -> "TrafficRelay":
         self._thread.start()
@@ -324,6 +326,8 @@ class TrafficRelay:
         return self
 
     async def _start(self) -> int:
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self._server = await asyncio.start_server(self._on_client, "127.0.0.1", 0)
         return self._server.sockets[0].getsockname()[1]
 
@@ -342,10 +346,14 @@ class TrafficRelay:
             self._retire(key)
             return
 
+        self._writers[key] = (writer, uw)
+
         async def pump(r, w):
             try:
                 while True:
+                    await self._flowing.wait()
                     d = await r.read(65536)
+                    await self._flowing.wait()     # data read while going dark is held
                     self._sample(key)
                     if not d:
                         break
@@ -362,6 +370,7 @@ class TrafficRelay:
 
         await asyncio.gather(pump(reader, uw), pump(ur, writer))
         await asyncio.sleep(0.05)     # let the last ACK of our FIN arrive
+        self._writers.pop(key, None)
         self._retire(key)
         writer.close()
         uw.close()
@@ -385,6 +394,26 @@ class TrafficRelay:
             _, base, last = entry
             for k in self._closed_totals:
                 self._closed_totals[k] += last[k] - base[k]
+
+    def blackhole(self, on: bool = True) -> None:
+        """Stop (or resume) forwarding in both directions without closing anything: a dead
+        link or a silently dropped NAT mapping, as seen by both ends (no FIN, no RST)."""
+        ev = self._flowing
+        self._loop.call_soon_threadsafe(ev.clear if on else ev.set)
+
+    def cut(self) -> None:
+        """Reset (RST) every live connection on both sides, like a NAT box forgetting them."""
+        async def _cut():
+            for aw, uw in list(self._writers.values()):
+                for w in (aw, uw):
+                    sock = w.get_extra_info("socket")
+                    try:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                        struct.pack("ii", 1, 0))
+                    except OSError:
+                        pass
+                    w.transport.abort()
+        asyncio.run_coroutine_threadsafe(_cut(), self._loop).result(5)
 
     def reset(self) -> None:
         """Start a new measurement window (live connections keep counting from now)."""

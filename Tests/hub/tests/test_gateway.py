@@ -145,7 +145,7 @@ async def test_gateway_password_and_publickey(make_hub, device_key, agent_ssh_se
     await asyncio.sleep(0.2)
     methods = [e for e in AgentSSH.log if e[0] in ("password", "publickey")]
     assert ("password", "bad") in methods
-    opens = len(agent.headers) if agent_cls is FakeAgentV2 else \
+    opens = len(agent.streams) if agent_cls is FakeAgentV2 else \
         sum(1 for m in agent.control_messages if m.get("command") == "conn-ready")
     assert opens >= 3    # one per attempt, plus the replacement stream after the failure
 

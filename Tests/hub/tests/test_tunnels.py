@@ -71,12 +71,13 @@ async def test_v2_stream_open_wire_bytes(hub, device_key):
     opener = asyncio.create_task(hub.hub.open_session(dev["uid"], "ab" * 32))
     syn = await asyncio.wait_for(ws.recv(), 5)
     assert syn == bytes.fromhex("000100010000000100000000")     # WindowUpdate/SYN/1/0
-    await ws.send(bytes.fromhex("000100020000000100000000"))    # ACK
-    await ws.send(struct.pack(">BBHII", 0, 0, 0, 1, 20) + b"\x13/multistream/1.0.0\n")
+    # hashicorp's OpenStream does not wait for the ACK: multistream follows at once
     hdr = await asyncio.wait_for(ws.recv(), 5)
     body = await asyncio.wait_for(ws.recv(), 5)                 # header and payload: 2 writes
     assert hdr == struct.pack(">BBHII", 0, 0, 0, 1, 37)
     assert body == b"\x13/multistream/1.0.0\n\x10/ssh/open/1.0.0\n"
+    await ws.send(bytes.fromhex("000100020000000100000000"))    # ACK
+    await ws.send(struct.pack(">BBHII", 0, 0, 0, 1, 20) + b"\x13/multistream/1.0.0\n")
     await ws.send(struct.pack(">BBHII", 0, 0, 0, 1, 17) + b"\x10/ssh/open/1.0.0\n")
     hdr = await asyncio.wait_for(ws.recv(), 5)
     body = await asyncio.wait_for(ws.recv(), 5)

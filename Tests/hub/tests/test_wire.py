@@ -54,10 +54,10 @@ async def test_v2_long_write_is_fragmented_like_gorilla(hub, device_key):
     await wait_for(lambda: hub.device(dev["uid"]).tunnel is not None)
     opener = asyncio.create_task(hub.hub.open_session(dev["uid"], "ab" * 32))
     assert await read_frame(r) == (True, 2, bytes.fromhex("000100010000000100000000"))
+    await read_frame(r)                                 # multistream, before any ACK
+    await read_frame(r)
     w.write(client_frame(bytes.fromhex("000100020000000100000000")))
     w.write(client_frame(struct.pack(">BBHII", 0, 0, 0, 1, 20) + b"\x13/multistream/1.0.0\n"))
-    await read_frame(r)
-    await read_frame(r)
     w.write(client_frame(struct.pack(">BBHII", 0, 0, 0, 1, 17) + b"\x10/ssh/open/1.0.0\n"))
     await read_frame(r)
     await read_frame(r)

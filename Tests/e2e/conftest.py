@@ -17,7 +17,8 @@ Fixtures (all function-scoped, everything on 127.0.0.1, cleaned up at the end of
   `tether help` does not list a `run` command (the agent runtime has not landed).
 * `device_key_file` — a pre-generated RSA-2048 PKCS#1 PEM (`RSA PRIVATE KEY`), as the Go
   agent's key file; saves key generation time under qemu.
-* `start_agent(server_url, transport=2, ca=None, env=None, args=("run",)) -> AgentProcess` —
+* `start_agent(server_url, transport=2, ca=None, env=None, args=("run",)) -> AgentProcess`
+  (also available as `agent`) —
   runs `$TETHER_BIN run` with SHELLHUB_SERVER_ADDRESS, SHELLHUB_PRIVATE_KEY, SHELLHUB_TENANT_ID,
   SHELLHUB_PREFERRED_HOSTNAME (`e2e-board`), SHELLHUB_TRANSPORT_VERSION, and, when `ca` is
   given, SSL_CERT_FILE and TETHER_CA_FILE pointing at it. Log in `.log_path`; `.log()`,
@@ -124,3 +125,9 @@ def start_agent(tether_bin, device_key_file, tmp_path):
     yield start
     for a in agents:
         a.stop()
+
+
+@pytest.fixture
+def agent(start_agent):
+    """Alias of `start_agent`: `agent(server_url, transport=2, ca=None, env=None)`."""
+    return start_agent

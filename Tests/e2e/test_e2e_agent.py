@@ -46,3 +46,21 @@ def test_agent_registers_and_serves_ssh_over_tls(hub, nginx_tls, start_agent, us
     assert r.stdout.strip() == "tether-e2e-ok"
     assert agent.stop() == 0
     hub.wait_device(lambda d: d["name"] == "e2e-board" and not d["connected"], timeout=15)
+
+
+def test_agent_via_gateway_like_shellhub(make_hub, tmp_path, start_agent):
+    """ShellHub's path: the hub terminates SSH and logs in to the agent with a minted RSA-4096
+    key that the agent checks through /api/auth/ssh (PROTOCOL.md 7.1, 7.3)."""
+    hub = make_hub("--gateway-port", "0")
+    gw = hub.status()["gateway_port"]
+    start_agent(hub.url)
+    hub.wait_device(lambda d: d["name"] == "e2e-board" and d["connected"], timeout=60)
+    key = tmp_path / "any_user_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    r = subprocess.run(
+        ["ssh", "-p", str(gw), "-i", str(key), "-o", "BatchMode=yes",
+         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+         "-o", "IdentitiesOnly=yes", "root@e2e-board@127.0.0.1", "echo gateway-ok"],
+        capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, r.stderr + "\nhub log:\n" + hub.log()[-3000:]
+    assert r.stdout.strip() == "gateway-ok"

@@ -2,25 +2,25 @@
 
 import os
 import subprocess
+import time
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+HOST = "e2e-board"
 
-@pytest.fixture
-def user_key(tmp_path, hub):
+
+def register_user_key(hub, path):
     """An RSA user key for OpenSSH, registered with the hub's /api/auth/ssh oracle."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path = tmp_path / "id_rsa"
     path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
                                        serialization.PrivateFormat.OpenSSH,
                                        serialization.NoEncryption()))
     os.chmod(path, 0o600)
-    pem = key.private_bytes(serialization.Encoding.PEM,
-                            serialization.PrivateFormat.TraditionalOpenSSL,
-                            serialization.NoEncryption()).decode()
-    hub.api("POST", "/api/hub/ssh-keys", {"private_key": pem})
+    hub.api("POST", "/api/hub/ssh-keys", {"private_key": key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption()).decode()})
     return str(path)
 
 
@@ -28,24 +28,44 @@ def ssh(port: int, key: str, command: str, user: str = "root") -> subprocess.Com
     return subprocess.run(
         ["ssh", "-p", str(port), "-i", key, "-o", "BatchMode=yes",
          "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-         "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=20", f"{user}@127.0.0.1", command],
-        capture_output=True, text=True, timeout=60)
+         "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=20", f"{user}@{'127.0.0.1'}",
+         command], capture_output=True, text=True, timeout=60)
+
+
+def connected(hub, timeout=60):
+    return hub.wait_device(lambda d: d["name"] == HOST and d["connected"], timeout=timeout)
 
 
 @pytest.mark.parametrize("transport", [2, 1])
-def test_agent_registers_and_serves_ssh_over_tls(hub, nginx_tls, start_agent, user_key,
-                                                 transport):
+def test_agent_online_over_tls_and_answers_heartbeats(make_hub, make_nginx, start_agent,
+                                                      transport):
+    hub = make_hub("--ping-interval", "1", "--v1-ping-interval", "1",
+                   "--v1-keepalive-interval", "1")
+    ng = make_nginx(hub)
+    agent = start_agent(ng.url, transport=transport, ca=ng.ca)
+    dev = connected(hub)
+    assert dev["online"] and dev["transport"] == transport and dev["status"] == "accepted"
+    assert dev["info"]["platform"] == "native" and dev["remote_addr"] == "127.0.0.1"
+    time.sleep(3.5)
+    dev = hub.device(HOST)
+    assert dev["connected"] and dev["connects"] == 1
+    if transport == 2:
+        assert dev["pings_ok"] >= 2          # yamux pings answered within the deadline
+    else:
+        assert dev["pongs"] >= 2             # WebSocket pings answered
+    assert agent.stop() == 0
+    hub.wait_device(lambda d: d["name"] == HOST and not d["connected"], timeout=15)
+
+
+@pytest.mark.parametrize("transport", [2, 1])
+def test_agent_serves_ssh_through_port_map(hub, nginx_tls, start_agent, tmp_path, transport):
     agent = start_agent(nginx_tls.url, transport=transport, ca=nginx_tls.ca)
-    dev = hub.wait_device(lambda d: d["name"] == "e2e-board" and d["connected"],
-                           timeout=60)
-    assert dev["online"]
-    assert dev["transport"] == transport and dev["status"] == "accepted"
+    dev = connected(hub)
     port = hub.port_map(dev["uid"])
-    r = ssh(port, user_key, "echo tether-e2e-ok")
+    key = register_user_key(hub, tmp_path / "id_rsa")
+    r = ssh(port, key, "echo tether-e2e-ok")
     assert r.returncode == 0, r.stderr + "\nagent log:\n" + agent.log()[-3000:]
     assert r.stdout.strip() == "tether-e2e-ok"
-    assert agent.stop() == 0
-    hub.wait_device(lambda d: d["name"] == "e2e-board" and not d["connected"], timeout=15)
 
 
 def test_agent_via_gateway_like_shellhub(make_hub, tmp_path, start_agent):
@@ -53,14 +73,15 @@ def test_agent_via_gateway_like_shellhub(make_hub, tmp_path, start_agent):
     key that the agent checks through /api/auth/ssh (PROTOCOL.md 7.1, 7.3)."""
     hub = make_hub("--gateway-port", "0")
     gw = hub.status()["gateway_port"]
-    start_agent(hub.url)
-    hub.wait_device(lambda d: d["name"] == "e2e-board" and d["connected"], timeout=60)
+    agent = start_agent(hub.url)
+    connected(hub)
     key = tmp_path / "any_user_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     r = subprocess.run(
         ["ssh", "-p", str(gw), "-i", str(key), "-o", "BatchMode=yes",
          "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-         "-o", "IdentitiesOnly=yes", "root@e2e-board@127.0.0.1", "echo gateway-ok"],
+         "-o", "IdentitiesOnly=yes", f"root@{HOST}@127.0.0.1", "echo gateway-ok"],
         capture_output=True, text=True, timeout=90)
-    assert r.returncode == 0, r.stderr + "\nhub log:\n" + hub.log()[-3000:]
+    assert r.returncode == 0, (r.stderr + "\nhub log:\n" + hub.log()[-2000:]
+                               + "\nagent log:\n" + agent.log()[-2000:])
     assert r.stdout.strip() == "gateway-ok"

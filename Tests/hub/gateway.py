@@ -100,6 +100,9 @@ class _UserSide(asyncssh.SSHServer):
     def public_key_auth_supported(self) -> bool:
         return True
 
+    def kbdint_auth_supported(self) -> bool:
+        return False          # offer exactly publickey,password
+
     async def validate_password(self, username: str, password: str) -> bool:
         return await self._attempt(password=password)
 

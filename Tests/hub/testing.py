@@ -149,7 +149,10 @@ def make_ca(workdir: str, names=("localhost",), ips=("127.0.0.1",)) -> dict:
                                        encipher_only=False, decipher_only=False), critical=True)
           .sign(ca_key, hashes.SHA256()))
     key = ec.generate_private_key(ec.SECP256R1())
-    sans = [x509.DNSName(n) for n in names] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    # IPs also as DNS-name SANs: mbedTLS 2.28 compares the host string against dNSName/CN
+    # only (IP SANs arrived in 3.x); standard clients use the IP SAN.
+    sans = ([x509.DNSName(n) for n in names] + [x509.DNSName(i) for i in ips]
+            + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips])
     cert = (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
             .issuer_name(ca_name).public_key(key.public_key())

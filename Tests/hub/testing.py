@@ -335,6 +335,12 @@ class TrafficRelay:
         return self._server.sockets[0].getsockname()[1]
 
     async def _on_client(self, reader, writer):
+        try:
+            await self._relay(reader, writer)
+        except asyncio.CancelledError:
+            writer.close()
+
+    async def _relay(self, reader, writer):
         sock = writer.get_extra_info("socket")
         key = id(writer)
         zero = {k: 0 for k in self._closed_totals}

@@ -11,12 +11,14 @@ Fixtures (all function-scoped, everything on 127.0.0.1, cleaned up at the end of
   `.error_log()`.
 * `make_relay(target_port) -> TrafficRelay` — counting TCP relay (see hub/testing.py for the
   method); `.port`, `.reset()`, `.snapshot() -> {"up": {payload, segments, ip_bytes},
-  "down": {...}, "connections": n}`.
+  "down": {...}, "connections": n}`; link faults: `.blackhole(on=True)` (stop forwarding,
+  nothing closed) and `.cut()` (RST every live connection on both sides).
 * `tether_bin` — path from $TETHER_BIN; skips the test when unset, missing, or when
   `tether help` does not list a `run` command (the agent runtime has not landed).
 * `device_key_file` — a pre-generated RSA-2048 PKCS#1 PEM (`RSA PRIVATE KEY`), as the Go
   agent's key file; saves key generation time under qemu.
-* `start_agent(server_url, transport=2, ca=None, env=None, args=("run",)) -> AgentProcess` —
+* `start_agent(server_url, transport=2, ca=None, env=None, args=("run",)) -> AgentProcess`
+  (also available as `agent`) —
   runs `$TETHER_BIN run` with SHELLHUB_SERVER_ADDRESS, SHELLHUB_PRIVATE_KEY, SHELLHUB_TENANT_ID,
   SHELLHUB_PREFERRED_HOSTNAME (`e2e-board`), SHELLHUB_TRANSPORT_VERSION, and, when `ca` is
   given, SSL_CERT_FILE and TETHER_CA_FILE pointing at it. Log in `.log_path`; `.log()`,
@@ -26,23 +28,15 @@ Fixtures (all function-scoped, everything on 127.0.0.1, cleaned up at the end of
 from __future__ import annotations
 
 import os
-import re
-import signal
-import subprocess
 import sys
-import time
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
 from hub.config import DEFAULT_TENANT  # noqa: E402
-from hub.testing import HubProcess, Nginx, TrafficRelay, make_ca  # noqa: E402
-
-E2E_HOSTNAME = "e2e-board"
-
+from hub.testing import (AgentProcess, HubProcess, Nginx, TrafficRelay,  # noqa: E402
+                         agent_env, agent_supports_run, make_ca, write_device_key)
 
 @pytest.fixture
 def make_hub(tmp_path):
@@ -99,17 +93,6 @@ def make_relay():
         r.stop()
 
 
-def _supports_run(path: str) -> tuple[bool, str]:
-    try:
-        out = subprocess.run([path, "help"], capture_output=True, text=True, timeout=30)
-    except OSError as e:
-        return False, f"cannot execute {path}: {e}"
-    text = out.stdout + out.stderr
-    if re.search(r"^\s*run\b", text, re.M):
-        return True, ""
-    return False, f"{path} has no 'run' command yet (tether help lists none)"
-
-
 @pytest.fixture(scope="session")
 def tether_bin() -> str:
     path = os.environ.get("TETHER_BIN", "")
@@ -117,7 +100,7 @@ def tether_bin() -> str:
         pytest.skip("TETHER_BIN is not set")
     if not os.access(path, os.X_OK):
         pytest.skip(f"TETHER_BIN={path} is not an executable file")
-    ok, why = _supports_run(path)
+    ok, why = agent_supports_run(path)
     if not ok:
         pytest.skip(why)
     return path
@@ -125,52 +108,7 @@ def tether_bin() -> str:
 
 @pytest.fixture(scope="session")
 def device_key_file(tmp_path_factory) -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path = tmp_path_factory.mktemp("device") / "device.key"
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                       serialization.PrivateFormat.TraditionalOpenSSL,
-                                       serialization.NoEncryption()))
-    os.chmod(path, 0o600)
-    return str(path)
-
-
-class AgentProcess:
-    def __init__(self, argv, env, log_path):
-        self.log_path = log_path
-        self._log = open(log_path, "wb")
-        self.proc = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-
-    @property
-    def returncode(self):
-        return self.proc.poll()
-
-    def log(self) -> str:
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def wait_log(self, pattern: str, timeout: float = 30.0) -> re.Match:
-        end = time.monotonic() + timeout
-        rx = re.compile(pattern, re.M)
-        while time.monotonic() < end:
-            m = rx.search(self.log())
-            if m:
-                return m
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise TimeoutError(f"agent log has no /{pattern}/; log:\n{self.log()[-4000:]}")
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-        return self.proc.returncode
+    return write_device_key(str(tmp_path_factory.mktemp("device") / "device.key"))
 
 
 @pytest.fixture
@@ -179,22 +117,17 @@ def start_agent(tether_bin, device_key_file, tmp_path):
 
     def start(server_url: str, transport: int = 2, ca: str | None = None,
               env: dict | None = None, args=("run",)) -> AgentProcess:
-        e = {k: v for k, v in os.environ.items() if not k.startswith("SHELLHUB_")}
-        e.update({
-            "SHELLHUB_SERVER_ADDRESS": server_url,
-            "SHELLHUB_PRIVATE_KEY": device_key_file,
-            "SHELLHUB_TENANT_ID": DEFAULT_TENANT,
-            "SHELLHUB_PREFERRED_HOSTNAME": E2E_HOSTNAME,
-            "SHELLHUB_TRANSPORT_VERSION": str(transport),
-            "SHELLHUB_LOG_LEVEL": "debug",
-        })
-        if ca:
-            e["SSL_CERT_FILE"] = ca
-            e["TETHER_CA_FILE"] = ca
-        e.update(env or {})
+        e = agent_env(server_url, device_key_file, tenant=DEFAULT_TENANT, transport=transport,
+                      ca=ca, extra=env)
         a = AgentProcess([tether_bin, *args], e, str(tmp_path / f"agent{len(agents)}.log"))
         agents.append(a)
         return a
     yield start
     for a in agents:
         a.stop()
+
+
+@pytest.fixture
+def agent(start_agent):
+    """Alias of `start_agent`: `agent(server_url, transport=2, ca=None, env=None)`."""
+    return start_agent

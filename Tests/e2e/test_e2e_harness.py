@@ -39,3 +39,28 @@ def test_nginx_tls_through_relay(hub, nginx_tls, make_relay):
     # a TLS handshake plus one request and answer: a few hundred bytes each way at least
     assert snap["up"]["payload"] > 200 and snap["down"]["payload"] > 500
     assert snap["up"]["ip_bytes"] == snap["up"]["payload"] + 52 * snap["up"]["segments"]
+
+
+def test_gateway_flag_starts_ssh_listener(make_hub):
+    import socket
+    h = make_hub("--gateway-port", "0")
+    port = h.status()["gateway_port"]
+    assert port
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        assert s.recv(64).startswith(b"SSH-2.0-")
+
+
+def test_port_map_flag_opens_port_on_registration(make_hub, device_key_file):
+    from cryptography.hazmat.primitives import serialization
+    with open(device_key_file, "rb") as f:
+        key = serialization.load_pem_private_key(f.read(), password=None)
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                        serialization.PublicFormat.PKCS1).decode()
+    h = make_hub("--port-map", "Board=0")
+    dev = h.api("POST", "/api/devices/auth", {
+        "info": {"id": "debian", "pretty_name": "x", "version": "1.0.0", "arch": "amd64",
+                 "platform": "native"},
+        "identity": {"mac": "02:00:00:00:00:09"}, "hostname": "board", "public_key": pem,
+        "tenant_id": "00000000-0000-4000-0000-000000000000"})
+    assert dev["name"] == "board"
+    assert h.device("board")["port"] > 0

@@ -13,9 +13,8 @@ from .config import Config
 from .core import Hub
 
 
-async def serve(cfg: Config, port_maps: dict) -> None:
+async def serve(cfg: Config) -> None:
     hub = Hub(cfg)
-    hub.wanted_ports.update(port_maps)
     runner = web.AppRunner(hub.app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, cfg.host, cfg.port)
@@ -37,20 +36,12 @@ async def serve(cfg: Config, port_maps: dict) -> None:
 
 
 def main(argv=None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    port_maps = {}
-    # --port-map NAME=PORT (repeatable): a port map opened when that device registers
-    while "--port-map" in argv:
-        i = argv.index("--port-map")
-        name, _, port = argv[i + 1].partition("=")
-        port_maps[name.lower()] = int(port or 0)
-        del argv[i:i + 2]
     cfg = Config.from_args(argv)
     logging.basicConfig(level=getattr(logging, cfg.log_level.upper(), logging.INFO),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stdout)
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
-    asyncio.run(serve(cfg, port_maps))
+    asyncio.run(serve(cfg))
 
 
 if __name__ == "__main__":

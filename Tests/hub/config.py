@@ -48,12 +48,17 @@ class Config:
     # gateway mode (0 = off)
     gateway_port: int = -1
     signing_key_file: str = ""
+    # gorilla's 1 KiB write buffer: longer server messages are sent as continuation frames
+    ws_fragment: int = 1024
     log_level: str = "INFO"
+    # device name -> local port (0 = any) of a port map opened when that device registers
+    port_maps: dict = field(default_factory=dict)
 
     @classmethod
     def from_args(cls, argv=None) -> "Config":
         d = cls()
-        p = argparse.ArgumentParser(prog="python -m hub", description=__doc__)
+        p = argparse.ArgumentParser(prog="python -m hub", description=__doc__,
+                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         p.add_argument("--host", default=_env("HOST", d.host))
         p.add_argument("--port", type=int, default=_env("PORT", d.port),
                        help="HTTP port (0 = pick a free one; the log says which)")
@@ -66,22 +71,35 @@ class Config:
         p.add_argument("--require-accepted-tunnel", action="store_true",
                        default=_env("REQUIRE_ACCEPTED_TUNNEL", False),
                        help="tunnel endpoints answer 403 to devices that are not accepted")
-        p.add_argument("--ping-interval", type=float, default=_env("PING_INTERVAL", d.ping_interval))
-        p.add_argument("--ping-timeout", type=float, default=_env("PING_TIMEOUT", d.ping_timeout))
+        p.add_argument("--ping-interval", type=float, default=_env("PING_INTERVAL", d.ping_interval),
+                       help="v2: seconds between the hub's yamux pings (after each answer)")
+        p.add_argument("--ping-timeout", type=float, default=_env("PING_TIMEOUT", d.ping_timeout),
+                       help="v2: seconds to wait for a ping ACK before tearing the tunnel down")
         p.add_argument("--stream-open-timeout", type=float,
-                       default=_env("STREAM_OPEN_TIMEOUT", d.stream_open_timeout))
+                       default=_env("STREAM_OPEN_TIMEOUT", d.stream_open_timeout),
+                       help="v2: seconds for the agent to ACK a new stream (else session closed)")
         p.add_argument("--v1-keepalive-interval", type=float,
-                       default=_env("V1_KEEPALIVE_INTERVAL", d.v1_keepalive_interval))
+                       default=_env("V1_KEEPALIVE_INTERVAL", d.v1_keepalive_interval),
+                       help="v1: seconds between JSON keep-alive messages")
         p.add_argument("--v1-ping-interval", type=float,
-                       default=_env("V1_PING_INTERVAL", d.v1_ping_interval))
+                       default=_env("V1_PING_INTERVAL", d.v1_ping_interval),
+                       help="v1: seconds between WebSocket pings")
         p.add_argument("--v1-pong-timeout", type=float,
-                       default=_env("V1_PONG_TIMEOUT", d.v1_pong_timeout))
-        p.add_argument("--auth-cache-ttl", type=float, default=_env("AUTH_CACHE_TTL", d.auth_cache_ttl))
-        p.add_argument("--online-window", type=float, default=_env("ONLINE_WINDOW", d.online_window))
+                       default=_env("V1_PONG_TIMEOUT", d.v1_pong_timeout),
+                       help="v1: close when no pong arrived for this many seconds")
+        p.add_argument("--auth-cache-ttl", type=float, default=_env("AUTH_CACHE_TTL", d.auth_cache_ttl),
+                       help="seconds a device-auth result is cached per UID")
+        p.add_argument("--online-window", type=float, default=_env("ONLINE_WINDOW", d.online_window),
+                       help="a device is online if its last heartbeat is this recent")
         p.add_argument("--gateway-port", type=int, default=_env("GATEWAY_PORT", d.gateway_port),
                        help="SSH gateway port (-1 = off, 0 = pick a free one)")
         p.add_argument("--signing-key", default=_env("SIGNING_KEY", d.signing_key_file),
                        help="PEM file of the RSA token key (created if missing; default: in memory)")
+        p.add_argument("--ws-fragment", type=int, default=_env("WS_FRAGMENT", d.ws_fragment),
+                       help="max payload per WebSocket frame of hub messages (0 = unfragmented)")
+        p.add_argument("--port-map", action="append", default=[], metavar="NAME=PORT",
+                       help="open a port map for device NAME on PORT (0 = any) when it "
+                       "registers; repeatable")
         p.add_argument("--log-level", default=_env("LOG_LEVEL", d.log_level))
         a = p.parse_args(argv)
         cfg = cls(host=a.host, port=a.port, auto_accept=not a.no_auto_accept,
@@ -92,7 +110,11 @@ class Config:
                   v1_ping_interval=a.v1_ping_interval, v1_pong_timeout=a.v1_pong_timeout,
                   auth_cache_ttl=a.auth_cache_ttl, online_window=a.online_window,
                   gateway_port=a.gateway_port, signing_key_file=a.signing_key,
+                  ws_fragment=a.ws_fragment,
                   log_level=a.log_level)
+        for pm in a.port_map:
+            name, _, port = pm.partition("=")
+            cfg.port_maps[name.lower()] = int(port or 0)
         if a.tenant:
             cfg.tenants = {}
             for t in a.tenant:

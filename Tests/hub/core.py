@@ -74,7 +74,7 @@ class Hub:
         self.auth_cache: dict[str, tuple[float, str, str]] = {}
         self.dialers: dict[str, TunnelV1] = {}
         self.port_maps: dict[str, PortMap] = {}
-        self.wanted_ports: dict[str, int] = {}   # device name -> port, from --port-map
+        self.wanted_ports: dict[str, int] = dict(cfg.port_maps)   # from --port-map
         self.gateway = None
         self.app = self._make_app()
 
@@ -292,7 +292,7 @@ class Hub:
         ws = web.WebSocketResponse(autoping=True, max_msg_size=0, compress=False)
         transport = request.transport
         await ws.prepare(request)
-        stream = DialbackStream(ws, tunnel.dev, transport)
+        stream = DialbackStream(ws, tunnel.dev, transport, self.cfg.ws_fragment)
         if not tunnel.deliver(u, stream):
             await ws.close()
             return ws

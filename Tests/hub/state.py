@@ -37,8 +37,9 @@ class Device:
     last_close_reason: str = ""
 
     def online(self, window: float) -> bool:
-        return (self.tunnel is not None and self.disconnected_at is None
-                and time.time() - self.last_seen <= window)
+        # The server's rule: never disconnected since the last tunnel (a fresh device counts)
+        # and a heartbeat within the window. `connected` (tunnel up) is reported separately.
+        return self.disconnected_at is None and time.time() - self.last_seen <= window
 
     def heartbeat(self) -> None:
         self.last_seen = time.time()

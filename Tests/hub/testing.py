@@ -11,6 +11,7 @@ import datetime
 import ipaddress
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -105,7 +106,8 @@ class HubProcess:
                 return d
         return None
 
-    def wait_device(self, pred=lambda d: d["online"], timeout: float = 30.0) -> dict:
+    def wait_device(self, pred=lambda d: d["connected"] and d["online"],
+                    timeout: float = 30.0) -> dict:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             for d in self.devices():
@@ -147,7 +149,10 @@ def make_ca(workdir: str, names=("localhost",), ips=("127.0.0.1",)) -> dict:
                                        encipher_only=False, decipher_only=False), critical=True)
           .sign(ca_key, hashes.SHA256()))
     key = ec.generate_private_key(ec.SECP256R1())
-    sans = [x509.DNSName(n) for n in names] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    # IPs also as DNS-name SANs: mbedTLS 2.28 compares the host string against dNSName/CN
+    # only (IP SANs arrived in 3.x); standard clients use the IP SAN.
+    sans = ([x509.DNSName(n) for n in names] + [x509.DNSName(i) for i in ips]
+            + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips])
     cert = (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
             .issuer_name(ca_name).public_key(key.public_key())
@@ -311,9 +316,11 @@ class TrafficRelay:
         self._server = None
         self._lock = threading.Lock()
         self._closed_totals = {"in_bytes": 0, "in_segs": 0, "out_bytes": 0, "out_segs": 0}
-        self._live: dict[int, tuple] = {}     # id -> (socket, baseline)
+        self._live: dict[int, list] = {}      # id -> [socket, baseline, last sample]
         self._baseline_closed = dict(self._closed_totals)
         self.connections = 0
+        self._flowing = None          # asyncio.Event in the relay loop; clear = black hole
+        self._writers: dict = {}      # id -> (agent-side writer, server-side writer)
 
     def start(self) -> "TrafficRelay":
         self._thread.start()
@@ -322,15 +329,25 @@ class TrafficRelay:
         return self
 
     async def _start(self) -> int:
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self._server = await asyncio.start_server(self._on_client, "127.0.0.1", 0)
         return self._server.sockets[0].getsockname()[1]
 
     async def _on_client(self, reader, writer):
+        try:
+            await self._relay(reader, writer)
+        except asyncio.CancelledError:
+            writer.close()
+
+    async def _relay(self, reader, writer):
         sock = writer.get_extra_info("socket")
         key = id(writer)
+        zero = {k: 0 for k in self._closed_totals}
         with self._lock:
             self.connections += 1
-            self._live[key] = (sock, {k: 0 for k in self._closed_totals})
+            # socket, baseline, last good sample (the socket may be gone when we retire it)
+            self._live[key] = [sock, zero, dict(zero)]
         try:
             ur, uw = await asyncio.open_connection(*self.target)
         except OSError:
@@ -338,14 +355,20 @@ class TrafficRelay:
             self._retire(key)
             return
 
+        self._writers[key] = (writer, uw)
+
         async def pump(r, w):
             try:
                 while True:
+                    await self._flowing.wait()
                     d = await r.read(65536)
+                    await self._flowing.wait()     # data read while going dark is held
+                    self._sample(key)
                     if not d:
                         break
                     w.write(d)
                     await w.drain()
+                    self._sample(key)
             except (ConnectionError, OSError):
                 pass
             finally:
@@ -355,44 +378,75 @@ class TrafficRelay:
                     pass
 
         await asyncio.gather(pump(reader, uw), pump(ur, writer))
+        await asyncio.sleep(0.05)     # let the last ACK of our FIN arrive
+        self._writers.pop(key, None)
         self._retire(key)
         writer.close()
         uw.close()
 
-    def _retire(self, key) -> None:
+    def _sample(self, key) -> None:
         with self._lock:
-            sock, base = self._live.pop(key, (None, None))
-            if sock is None:
+            entry = self._live.get(key)
+            if entry is None:
                 return
             try:
-                c = tcp_counters(sock)
+                entry[2] = tcp_counters(entry[0])
             except OSError:
+                pass
+
+    def _retire(self, key) -> None:
+        self._sample(key)
+        with self._lock:
+            entry = self._live.pop(key, None)
+            if entry is None:
                 return
+            _, base, last = entry
             for k in self._closed_totals:
-                self._closed_totals[k] += c[k] - base[k]
+                self._closed_totals[k] += last[k] - base[k]
+
+    def blackhole(self, on: bool = True) -> None:
+        """Stop (or resume) forwarding in both directions without closing anything: a dead
+        link or a silently dropped NAT mapping, as seen by both ends (no FIN, no RST)."""
+        ev = self._flowing
+        self._loop.call_soon_threadsafe(ev.clear if on else ev.set)
+
+    def cut(self) -> None:
+        """Reset (RST) every live connection on both sides, like a NAT box forgetting them."""
+        async def _cut():
+            for aw, uw in list(self._writers.values()):
+                for w in (aw, uw):
+                    sock = w.get_extra_info("socket")
+                    try:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                        struct.pack("ii", 1, 0))
+                    except OSError:
+                        pass
+                    w.transport.abort()
+        asyncio.run_coroutine_threadsafe(_cut(), self._loop).result(5)
 
     def reset(self) -> None:
         """Start a new measurement window (live connections keep counting from now)."""
         with self._lock:
             self._baseline_closed = dict(self._closed_totals)
-            for key, (sock, _) in list(self._live.items()):
+            for entry in self._live.values():
                 try:
-                    self._live[key] = (sock, tcp_counters(sock))
+                    entry[2] = tcp_counters(entry[0])
                 except OSError:
                     pass
+                entry[1] = dict(entry[2])
 
     def snapshot(self) -> dict:
         """{'up': {...}, 'down': {...}} with payload, segments and ip_bytes since reset()."""
         with self._lock:
             tot = {k: self._closed_totals[k] - self._baseline_closed[k]
                    for k in self._closed_totals}
-            for sock, base in self._live.values():
+            for entry in self._live.values():
                 try:
-                    c = tcp_counters(sock)
+                    entry[2] = tcp_counters(entry[0])
                 except OSError:
-                    continue
+                    pass
                 for k in tot:
-                    tot[k] += c[k] - base[k]
+                    tot[k] += entry[2][k] - entry[1][k]
         up = {"payload": tot["in_bytes"], "segments": tot["in_segs"]}
         down = {"payload": tot["out_bytes"], "segments": tot["out_segs"]}
         for d in (up, down):
@@ -403,8 +457,164 @@ class TrafficRelay:
         async def _stop():
             if self._server:
                 self._server.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         try:
             asyncio.run_coroutine_threadsafe(_stop(), self._loop).result(5)
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
+
+
+# ------------------------------------------------------------------------------------ sshd
+
+SSHD_CONF = """\
+Port {port}
+ListenAddress 127.0.0.1
+HostKey {dir}/host_ed25519
+AuthorizedKeysFile {dir}/authorized_keys
+PidFile {dir}/sshd.pid
+UsePAM no
+StrictModes no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+Subsystem sftp internal-sftp
+LogLevel VERBOSE
+"""
+
+
+class Sshd:
+    """A throw-away OpenSSH server on loopback (an 'agent-side' SSH service for hub tests)."""
+
+    def __init__(self, workdir: str):
+        self.dir = workdir
+        self.port = 0
+        self.key_path = os.path.join(workdir, "id_ed25519")
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Sshd":
+        os.makedirs(self.dir, exist_ok=True)
+        if os.geteuid() == 0:
+            os.makedirs("/run/sshd", mode=0o755, exist_ok=True)   # privilege separation dir
+        for path in (os.path.join(self.dir, "host_ed25519"), self.key_path):
+            if not os.path.exists(path):
+                subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path],
+                               check=True)
+        shutil.copy(self.key_path + ".pub", os.path.join(self.dir, "authorized_keys"))
+        self.port = free_port()
+        conf = os.path.join(self.dir, "sshd_config")
+        with open(conf, "w") as f:
+            f.write(SSHD_CONF.format(port=self.port, dir=self.dir))
+        sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+        self.proc = subprocess.Popen([sshd, "-D", "-e", "-f", conf],
+                                     stdout=open(os.path.join(self.dir, "sshd.log"), "wb"),
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        wait_port(self.port)
+        return self
+
+    def client_argv(self, port: int, *extra: str, user: str | None = None) -> list:
+        import getpass
+        return ["ssh", "-p", str(port), "-i", self.key_path, "-o", "BatchMode=yes",
+                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR",
+                f"{user or getpass.getuser()}@127.0.0.1", *extra]
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+# ------------------------------------------------------------------------------ the agent
+
+AGENT_HOSTNAME = "e2e-board"
+
+
+def write_device_key(path: str) -> str:
+    """An RSA-2048 key as the Go agent stores it: PEM `RSA PRIVATE KEY` (PKCS#1), mode 0600."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with open(path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.TraditionalOpenSSL,
+                                  serialization.NoEncryption()))
+    os.chmod(path, 0o600)
+    return path
+
+
+def agent_supports_run(path: str) -> tuple:
+    """(True, "") when `<path> help` lists a `run` command, else (False, reason)."""
+    try:
+        out = subprocess.run([path, "help"], capture_output=True, text=True, timeout=30)
+    except OSError as e:
+        return False, f"cannot execute {path}: {e}"
+    if re.search(r"^\s*run\b", out.stdout + out.stderr, re.M):
+        return True, ""
+    return False, f"{path} has no 'run' command yet (tether help lists none)"
+
+
+def agent_env(server_url: str, key_file: str, *, tenant: str, transport: int = 2,
+              hostname: str = AGENT_HOSTNAME, ca: str | None = None,
+              extra: dict | None = None) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHELLHUB_")}
+    env.update({
+        "SHELLHUB_SERVER_ADDRESS": server_url,
+        "SHELLHUB_PRIVATE_KEY": key_file,
+        "SHELLHUB_TENANT_ID": tenant,
+        "SHELLHUB_PREFERRED_HOSTNAME": hostname,
+        "SHELLHUB_TRANSPORT_VERSION": str(transport),
+        "SHELLHUB_LOG_LEVEL": "debug",
+    })
+    if ca:
+        env["SSL_CERT_FILE"] = ca
+        env["TETHER_CA_FILE"] = ca
+    env.update(extra or {})
+    return env
+
+
+class AgentProcess:
+    """The agent binary in a subprocess, log captured to a file, stopped with SIGTERM."""
+
+    def __init__(self, argv, env, log_path):
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+
+    @property
+    def returncode(self):
+        return self.proc.poll()
+
+    def log(self) -> str:
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def wait_log(self, pattern: str, timeout: float = 30.0):
+        end = time.monotonic() + timeout
+        rx = re.compile(pattern, re.M)
+        while time.monotonic() < end:
+            m = rx.search(self.log())
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise TimeoutError(f"agent log has no /{pattern}/; log:\n{self.log()[-4000:]}")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode

@@ -10,6 +10,8 @@ import uuid
 
 from aiohttp import WSMsgType, web
 
+from .wsio import send_binary
+
 log = logging.getLogger("hub.v1")
 
 KEEP_ALIVE = b'{"command":"keep-alive"}\n'
@@ -23,7 +25,8 @@ def request_head(path: str) -> bytes:
 class DialbackStream:
     """Byte stream over one dial-back WebSocket (binary messages, boundaries meaningless)."""
 
-    def __init__(self, ws: web.WebSocketResponse, dev, transport):
+    def __init__(self, ws: web.WebSocketResponse, dev, transport, fragment: int = 0):
+        self.fragment = fragment
         self.ws = ws
         self.dev = dev
         self.transport = transport
@@ -63,7 +66,7 @@ class DialbackStream:
     async def write(self, data: bytes) -> None:
         if self.eof and self.ws.closed:
             raise ConnectionError("dial-back closed")
-        await self.ws.send_bytes(data)
+        await send_binary(self.ws, data, self.fragment)
         self.dev.counters["dialback_down"] += len(data)
 
     async def close(self) -> None:
@@ -92,7 +95,7 @@ class TunnelV1:
 
     async def _send(self, data: bytes) -> None:
         async with self._lock:
-            await self.ws.send_bytes(data)
+            await send_binary(self.ws, data, self.hub.cfg.ws_fragment)
         self.dev.counters["tunnel_down"] += len(data)
 
     async def run(self) -> str:

@@ -8,6 +8,7 @@ import logging
 from aiohttp import WSMsgType, web
 
 from . import multistream
+from .wsio import send_binary
 from .yamux import GO_AWAY_PROTO_ERR, Session, YamuxError
 
 log = logging.getLogger("hub.v2")
@@ -27,7 +28,7 @@ class TunnelV2:
         self.closed_reason = ""
 
     async def _send(self, data: bytes) -> None:
-        await self.ws.send_bytes(data)
+        await send_binary(self.ws, data, self.hub.cfg.ws_fragment)
         self.dev.counters["tunnel_down"] += len(data)
 
     async def run(self) -> str:

@@ -45,6 +45,7 @@ class Stream:
         self._writable = asyncio.Event()
         self._writable.set()
         self.acked = asyncio.get_running_loop().create_future()
+        self.open_timer = None
         self.remote_fin = False
         self.local_fin = False
         self.reset = False
@@ -141,6 +142,7 @@ class Stream:
         self._writable.set()
         if not self.acked.done():
             self.acked.set_exception(YamuxError(f"stream {self.id} reset"))
+            self.acked.exception()
         self.session.streams.pop(self.id, None)
 
     def _on_fin(self) -> None:
@@ -235,19 +237,26 @@ class Session:
 
     # -- operations ---------------------------------------------------------------------
     async def open_stream(self) -> Stream:
-        """SYN a new odd stream and wait for its ACK; no ACK in time closes the session."""
+        """SYN a new odd stream and return it at once, as hashicorp's OpenStream does (the
+        caller writes before the ACK). No ACK within the open timeout closes the session."""
         if self.closed:
             raise YamuxError("session closed")
         sid = next(self._ids)
         stream = Stream(self, sid)
         self.streams[sid] = stream
         await self._send(header(TYPE_WINDOW_UPDATE, FLAG_SYN, sid, 0))
+        stream.open_timer = asyncio.ensure_future(self._open_timer(stream))
+        return stream
+
+    async def _open_timer(self, stream: Stream) -> None:
         try:
             await asyncio.wait_for(asyncio.shield(stream.acked), self.open_timeout)
         except asyncio.TimeoutError:
-            self.close(f"stream {sid} not acknowledged in {self.open_timeout:g}s")
-            raise YamuxError("stream open timeout") from None
-        return stream
+            log.warning("%s: stream %d not acknowledged in %gs", self.name, stream.id,
+                        self.open_timeout)
+            self.close(f"stream {stream.id} not acknowledged in {self.open_timeout:g}s")
+        except YamuxError:
+            pass
 
     async def ping(self, timeout: float) -> float:
         """One ping; returns the RTT in seconds or raises YamuxError after `timeout`."""

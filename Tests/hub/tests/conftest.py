@@ -6,7 +6,9 @@ import pytest_asyncio
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+# Tests/ for `import hub`; this folder for the helper modules the tests import by name.
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from hub.config import Config  # noqa: E402
 from hub.core import Hub  # noqa: E402

@@ -306,8 +306,13 @@ class FakeAgentV1:
             self.closed.set()
 
     async def _pickup(self, path: str):
-        ws = await websockets.connect(self.base + path, compression=None,
-                                      ping_interval=None, max_size=None, ssl=self.ssl)
+        try:
+            ws = await websockets.connect(self.base + path, compression=None,
+                                          ping_interval=None, max_size=None, ssl=self.ssl)
+        except (websockets.InvalidStatus, OSError) as e:
+            msg = {"command": "pickup-failed", "connPath": path, "err": str(e)}
+            await self.ws.send(json.dumps(msg).encode() + b"\n")
+            return
         st = AgentStream(ws.send)
 
         async def reader():

@@ -130,3 +130,33 @@ async def test_traffic_relay_counts_ping_acks(make_hub, device_key):
         assert after["up"]["segments"] >= snap["up"]["segments"]      # FIN counted at close
     finally:
         relay.stop()
+
+
+async def test_relay_blackhole_and_cut(make_hub, device_key):
+    """Link faults for agent liveness tests: a silent black hole, then a reset."""
+    h = await make_hub(ping_interval=0.2, ping_timeout=0.6)
+    port = int(h.url.rsplit(":", 1)[1])
+    relay = TrafficRelay(port).start()
+    try:
+        async with aiohttp.ClientSession() as s:
+            async with s.post(h.url + "/api/devices/auth",
+                              json=auth_body(go_rsa_public_pem(device_key))) as r:
+                dev = await r.json()
+        agent = await FakeAgentV2(f"ws://127.0.0.1:{relay.port}", dev["token"]).connect()
+        await wait_for(lambda: h.device(dev["uid"]).pings_ok >= 1)
+        relay.blackhole()
+        # the hub's ping goes unanswered: tunnel torn down; the agent hears nothing (no FIN)
+        await wait_for(lambda: h.device(dev["uid"]).tunnel is None, timeout=5)
+        assert h.device(dev["uid"]).last_close_reason == "ping timeout"
+        await asyncio.sleep(0.3)
+        assert not agent.closed.is_set()
+        relay.blackhole(False)
+        await agent.close()
+        agent = await FakeAgentV2(f"ws://127.0.0.1:{relay.port}", dev["token"]).connect()
+        await wait_for(lambda: h.device(dev["uid"]).tunnel is not None)
+        relay.cut()
+        await asyncio.wait_for(agent.closed.wait(), 5)
+        await wait_for(lambda: h.device(dev["uid"]).tunnel is None)
+        await agent.close()
+    finally:
+        relay.stop()

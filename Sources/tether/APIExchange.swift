@@ -58,10 +58,13 @@ final class APIExchange: ServerConnectionDelegate {
 final class DeviceAuthCall {
     private var exchange: DeviceAuthExchange
     private var api: APIExchange?
-    private var completion: ((DeviceAuthVerdict, DeviceAuthResponse?) -> Void)?
+    private var completion: ((DeviceAuthVerdict, DeviceAuthResponse?, String?) -> Void)?
+    /// Why the exchange failed below HTTP (DNS, TCP, TLS, timeout), for the log.
+    private var failure: String?
 
+    /// The completion gets the verdict, the parsed 200 answer, and the network failure text.
     init(context: RuntimeContext, request: DeviceAuthRequest,
-         completion: @escaping (DeviceAuthVerdict, DeviceAuthResponse?) -> Void) {
+         completion: @escaping (DeviceAuthVerdict, DeviceAuthResponse?, String?) -> Void) {
         exchange = DeviceAuthExchange(request: request)
         self.completion = completion
         let bytes = (try? exchange.requestBytes(server: context.config.server,
@@ -71,6 +74,7 @@ final class DeviceAuthCall {
             self.finish(v)
             return true
         }, onEnd: { [self] failure in
+            self.failure = failure
             self.finish(failure == nil ? self.exchange.connectionClosed() : self.exchange.networkFailed())
         })
     }
@@ -85,6 +89,6 @@ final class DeviceAuthCall {
         guard let done = completion else { return }
         completion = nil
         api = nil
-        done(verdict, exchange.response)
+        done(verdict, exchange.response, failure)
     }
 }

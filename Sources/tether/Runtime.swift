@@ -26,7 +26,9 @@ final class Runtime: TunnelOwner {
     private var auth: DeviceAuthCall?
     private var tunnel: Tunnel?
     private let makeTunnel: (RuntimeContext, String, TunnelOwner) -> Tunnel
-    private var lastLogged: (TunnelLifecycle.Phase, RetryCause?)? = nil
+    private var lastLogged: (TunnelLifecycle.Phase, RetryCause?, String)? = nil
+    /// The detail of the last failure (TLS error text, refused status), for the log line.
+    private var lastFailure = ""
     /// Set when the agent must stop for good (device removed); the process exit status.
     private(set) var exitStatus: Int32? = nil
 
@@ -78,22 +80,21 @@ final class Runtime: TunnelOwner {
         }) ?? .none
     }
 
-    /// One log line per change of phase or failure cause.
+    /// One log line per change of state (online, or offline with its cause), not per retry:
+    /// an outage of hours writes one line, however often the agent retries.
     private func report() {
         let phase = lifecycle.phase
         let cause = lifecycle.lastCause
-        if let last = lastLogged, last.0 == phase, last.1 == cause { return }
-        lastLogged = (phase, cause)
-        switch phase {
-        case .idle, .authenticating, .dialing:
-            break
-        case .connected:
+        guard phase == .connected || phase == .waiting else { return }
+        let detail = phase == .waiting ? lastFailure : ""
+        if let last = lastLogged, last.0 == phase, last.1 == cause, last.2 == detail { return }
+        lastLogged = (phase, cause, detail)
+        if phase == .connected {
             ctx.log.info("online: \(ctx.namespace).\(ctx.deviceName) via \(ctx.config.transport == .v2 ? "v2" : "v1")")
-        case .waiting:
+        } else {
             let wait = lifecycle.nextDeadline.map { ($0 - ctx.now) / 1000 } ?? 0
-            ctx.log.warning("offline: \(Runtime.describe(cause)); retry in \(wait) s")
-        case .removed:
-            break
+            let why = detail.isEmpty ? Runtime.describe(cause) : detail
+            ctx.log.warning("offline: \(why); retrying (next in \(wait) s)")
         }
     }
 
@@ -116,8 +117,9 @@ final class Runtime: TunnelOwner {
             info: id.info, hostname: id.hostname, mac: id.mac, publicKey: id.publicKeyPEM,
             tenantID: ctx.config.tenantID, installKey: ctx.config.installKey)
         auth?.cancel()
-        auth = DeviceAuthCall(context: ctx, request: request) { [self] verdict, response in
+        auth = DeviceAuthCall(context: ctx, request: request) { [self] verdict, response, failure in
             self.auth = nil
+            self.lastFailure = failure.map { "auth: " + $0 } ?? ""
             if let r = response {
                 if r.name != self.ctx.deviceName || r.status != nil {
                     self.ctx.log.info("auth ok: \(r.name) in \(r.namespace)\(r.status.map { " (" + $0 + ")" } ?? "")")
@@ -150,9 +152,7 @@ final class Runtime: TunnelOwner {
             lifecycle.tunnelLost(now: ctx.now, using: &ctx.rng)
             perform(nil)
         } else {
-            if case .refused(let status) = end {
-                ctx.log.debug("tunnel refused: \(status)")
-            }
+            lastFailure = "tunnel: " + end.text
             let outcome: TunnelLifecycle.DialOutcome = end == .refused(status: 401) ? .unauthorized : .failed
             perform(lifecycle.dialFinished(outcome, now: ctx.now, using: &ctx.rng))
         }

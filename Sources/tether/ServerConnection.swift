@@ -69,7 +69,9 @@ final class ServerConnection: IOHandler {
     var pendingCount: Int { pending.count - pendingStart }
     var isOpen: Bool { state == .open }
 
-    /// Starts resolving and connecting; `timeoutMs` bounds everything up to `connectionOpened`.
+    /// Starts resolving and connecting. `timeoutMs` bounds everything from here until the owner
+    /// calls `clearTimeout()` (the API exchange never does: its whole exchange is bounded;
+    /// a WebSocket clears it at 101): a server that accepts and then says nothing is dropped.
     func start(timeoutMs: UInt64) {
         guard state == .idle else { return }
         state = .resolving
@@ -91,7 +93,7 @@ final class ServerConnection: IOHandler {
         case .idle, .resolving: return "resolving \(host)"
         case .connecting: return "connecting"
         case .handshaking: return "in the TLS handshake"
-        case .open, .closed: return "open"
+        case .open, .closed: return "waiting for the answer"
         }
     }
 
@@ -148,10 +150,14 @@ final class ServerConnection: IOHandler {
         }
     }
 
-    private func opened() {
-        state = .open
+    /// The owner's handshake is complete: no more deadline on this connection.
+    func clearTimeout() {
         loop.cancel(timeoutTimer)
         timeoutTimer = .none
+    }
+
+    private func opened() {
+        state = .open
         lastReceiveMs = loop.nowMilliseconds
         lastSendMs = lastReceiveMs
         delegate?.connectionOpened(self)

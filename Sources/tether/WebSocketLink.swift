@@ -152,6 +152,7 @@ final class WebSocketLink: ServerConnectionDelegate {
             do {
                 if let leftover = try handshake!.receive(bytes) {
                     handshake = nil
+                    connection.clearTimeout()
                     client = WebSocketClient(mode: .stream, maskSource: KernelMaskSource(), leftover: leftover)
                     state = .open
                     delegate?.linkOpened(self)

@@ -116,10 +116,12 @@ def start_agent(tether_bin, device_key_file, tmp_path):
     agents = []
 
     def start(server_url: str, transport: int = 2, ca: str | None = None,
-              env: dict | None = None, args=("run",)) -> AgentProcess:
+              env: dict | None = None, args=("run",), command=None) -> AgentProcess:
+        """`command` replaces the binary, e.g. ["qemu-aarch64-static", "dist/.../tether"]."""
         e = agent_env(server_url, device_key_file, tenant=DEFAULT_TENANT, transport=transport,
                       ca=ca, extra=env)
-        a = AgentProcess([tether_bin, *args], e, str(tmp_path / f"agent{len(agents)}.log"))
+        argv = list(command) if command else [tether_bin]
+        a = AgentProcess([*argv, *args], e, str(tmp_path / f"agent{len(agents)}.log"))
         agents.append(a)
         return a
     yield start

@@ -17,6 +17,8 @@ func runTether(arguments: [String]) -> Int {
         return 0
     case "selftest":
         return SelfTest.run()
+    case "ssh-serve":
+        return sshServeCommand(Array(args.dropFirst()))
     case "help", "--help", "-h":
         Console.out(usage)
         return 0
@@ -30,5 +32,6 @@ let usage = """
     usage: tether <command>
       --version     print version, target and build mode
       selftest      run the built-in checks (codecs, crypto, libssh) and report
+      ssh-serve     debug SSH server on 127.0.0.1 (--port N --host-key FILE ...)
       help          this text
     """

@@ -1,0 +1,267 @@
+// Shims for TetherSSH; see include/CShimsSSH.h. The child side of tether_spawn runs between
+// fork and exec, so it calls only async-signal-safe functions (plus initgroups, which reads
+// /etc/group: acceptable in a single-threaded parent).
+#define _GNU_SOURCE
+#include "CShimsSSH.h"
+
+#include <crypt.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+const char *tether_ssh_msg_auth_password(tether_ssh_message msg) { return ssh_message_auth_password(msg); }
+tether_ssh_key tether_ssh_msg_auth_pubkey(tether_ssh_message msg) { return ssh_message_auth_pubkey(msg); }
+int tether_ssh_msg_auth_pubkey_state(tether_ssh_message msg) { return (int)ssh_message_auth_publickey_state(msg); }
+const char *tether_ssh_msg_pty_term(tether_ssh_message msg) { return ssh_message_channel_request_pty_term(msg); }
+int tether_ssh_msg_pty_width(tether_ssh_message msg) { return ssh_message_channel_request_pty_width(msg); }
+int tether_ssh_msg_pty_height(tether_ssh_message msg) { return ssh_message_channel_request_pty_height(msg); }
+int tether_ssh_msg_pty_pxwidth(tether_ssh_message msg) { return ssh_message_channel_request_pty_pxwidth(msg); }
+int tether_ssh_msg_pty_pxheight(tether_ssh_message msg) { return ssh_message_channel_request_pty_pxheight(msg); }
+
+int tether_ssh_key_base64(tether_ssh_key key, char *out, size_t cap) {
+    char *b64 = NULL;
+    if (key == NULL || ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK || b64 == NULL) return -1;
+    int rc = -1;
+    if (strlen(b64) < cap) {
+        strcpy(out, b64);
+        rc = 0;
+    }
+    ssh_string_free_char(b64);
+    return rc;
+}
+
+void tether_ssh_set_log_level(int level) { ssh_set_log_level(level); }
+
+int tether_crypt(const char *key, const char *setting, char *out, size_t cap) {
+    // struct crypt_data is ~32 KiB with libxcrypt: heap, not stack, and zeroed as required.
+    struct crypt_data *data = calloc(1, sizeof(*data));
+    if (data == NULL) return -1;
+    const char *res = crypt_r(key, setting, data);
+    int rc = -1;
+    // libxcrypt returns a string starting with '*' on failure instead of NULL.
+    if (res != NULL && res[0] != '*' && strlen(res) < cap) {
+        strcpy(out, res);
+        rc = 0;
+    }
+    explicit_bzero(data, sizeof(*data));
+    free(data);
+    return rc;
+}
+
+int tether_set_nonblocking(int fd) {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
+    return 0;
+}
+
+int tether_open_read(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+void tether_ignore_sigpipe(void) { (void)signal(SIGPIPE, SIG_IGN); }
+
+int tether_set_cloexec(int fd) {
+    int fl = fcntl(fd, F_GETFD);
+    if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0) return -errno;
+    return 0;
+}
+
+int tether_openpty(int *master, int *slave, int rows, int cols) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0) return -errno;
+    if (grantpt(m) != 0 || unlockpt(m) != 0) { int e = errno; close(m); return -e; }
+    char name[128];
+    if (ptsname_r(m, name, sizeof(name)) != 0) { int e = errno; close(m); return -e; }
+    int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (s < 0) { int e = errno; close(m); return -e; }
+    struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
+    (void)ioctl(m, TIOCSWINSZ, &ws);
+    if (tether_set_nonblocking(m) != 0) { int e = errno; close(m); close(s); return -e; }
+    *master = m;
+    *slave = s;
+    return 0;
+}
+
+int tether_set_winsize(int fd, int rows, int cols, int pxwidth, int pxheight) {
+    struct winsize ws = {
+        .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols,
+        .ws_xpixel = (unsigned short)pxwidth, .ws_ypixel = (unsigned short)pxheight,
+    };
+    return ioctl(fd, TIOCSWINSZ, &ws) == 0 ? 0 : -errno;
+}
+
+int tether_pidfd_open(pid_t pid) {
+#ifdef SYS_pidfd_open
+    long fd = syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0) return -errno;
+    (void)tether_set_cloexec((int)fd);
+    return (int)fd;
+#else
+    (void)pid;
+    return -ENOSYS;
+#endif
+}
+
+static void child_fail(void) { _exit(127); }
+
+pid_t tether_spawn(const struct tether_spawn *s) {
+    pid_t pid = fork();
+    if (pid < 0) return -errno;
+    if (pid > 0) return pid;
+
+    // Child. Signals the agent ignores or handles must be default again for the program.
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) (void)sigaction(sig, &dfl, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
+
+    if (setsid() < 0) child_fail();
+    if (s->pty_slave >= 0) {
+        if (ioctl(s->pty_slave, TIOCSCTTY, 0) < 0) child_fail();
+        if (dup2(s->pty_slave, 0) < 0 || dup2(s->pty_slave, 1) < 0 || dup2(s->pty_slave, 2) < 0)
+            child_fail();
+    } else {
+        if (dup2(s->stdin_fd, 0) < 0 || dup2(s->stdout_fd, 1) < 0 || dup2(s->stderr_fd, 2) < 0)
+            child_fail();
+    }
+    // stdio must be blocking for ordinary programs (the pipe ends we hand out are fresh, but be
+    // sure: O_NONBLOCK lives on the open file description).
+    for (int fd = 0; fd <= 2; fd++) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    }
+    for (int fd = s->close_from > 3 ? s->close_from : 3; fd < 1024; fd++) (void)close(fd);
+
+    if (s->drop_privileges) {
+        if (initgroups(s->user, s->gid) != 0) child_fail();
+        if (setgid(s->gid) != 0) child_fail();
+        if (setuid(s->uid) != 0) child_fail();
+        if (setuid(0) == 0 && s->uid != 0) child_fail(); // privileges must not come back
+    }
+    if (s->home == NULL || chdir(s->home) != 0) (void)chdir("/");
+    execve(s->path, s->argv, s->envp);
+    child_fail();
+    return -1;
+}
+
+pid_t tether_reap(pid_t pid, int *code) {
+    int status = 0;
+    pid_t r;
+    do { r = waitpid(pid, &status, WNOHANG); } while (r < 0 && errno == EINTR);
+    if (r < 0) return -errno;
+    if (r == 0) return 0;
+    if (WIFEXITED(status)) *code = WEXITSTATUS(status);
+    else if (WIFSIGNALED(status)) *code = 128 + WTERMSIG(status);
+    else *code = 1;
+    return r;
+}
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+static int connect_addr(const struct sockaddr *sa, socklen_t len) {
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    if (connect(fd, sa, len) != 0 && errno != EINPROGRESS) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+int tether_tcp_connect_start(const char *host, int port) {
+    if (port <= 0 || port > 65535) return -EINVAL;
+    struct sockaddr_in v4;
+    memset(&v4, 0, sizeof(v4));
+    v4.sin_family = AF_INET;
+    v4.sin_port = htons((uint16_t)port);
+    if (strcmp(host, "localhost") == 0) host = "127.0.0.1";
+    if (inet_pton(AF_INET, host, &v4.sin_addr) == 1)
+        return connect_addr((struct sockaddr *)&v4, sizeof(v4));
+    struct sockaddr_in6 v6;
+    memset(&v6, 0, sizeof(v6));
+    v6.sin6_family = AF_INET6;
+    v6.sin6_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET6, host, &v6.sin6_addr) == 1)
+        return connect_addr((struct sockaddr *)&v6, sizeof(v6));
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    char service[8];
+    snprintf(service, sizeof(service), "%d", port);
+    if (getaddrinfo(host, service, &hints, &res) != 0 || res == NULL) return -EHOSTUNREACH;
+    int fd = connect_addr(res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return fd;
+}
+
+int tether_socket_error(int fd) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+    return err;
+}
+
+int tether_tcp_listen(const char *addr, int port, int backlog) {
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) return -EINVAL;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, backlog) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+int tether_tcp_accept(int listen_fd, char *peer, size_t cap) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int fd = accept4(listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return -errno;
+    if (peer != NULL && cap > 0) {
+        peer[0] = 0;
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            char ip[INET_ADDRSTRLEN];
+            inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+            snprintf(peer, cap, "%s %d", ip, ntohs(a->sin_port));
+        }
+    }
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
+    return fd;
+}
+
+int tether_pipe(int fds[2], int nonblock_end) {
+    if (pipe2(fds, O_CLOEXEC) != 0) return -errno;
+    if (nonblock_end == 0 || nonblock_end == 1) (void)tether_set_nonblocking(fds[nonblock_end]);
+    return 0;
+}

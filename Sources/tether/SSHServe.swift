@@ -107,7 +107,7 @@ func sshServeCommand(_ args: [String]) -> Int {
                     tether_tcp_accept(listener, $0.baseAddress, $0.count)
                 }
                 if fd < 0 { break }
-                let peer = String(cString: peerBuf)
+                let peer = String(decoding: peerBuf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 do {
                     let c = try server.accept(fd: fd, peer: peer, now: now)
                     c.service(now: now)

@@ -9,6 +9,8 @@ class ChannelHandler {
     var channel: OpaquePointer?
     /// Set once the handler is done; the connection then frees the channel.
     var finished = false
+    /// A killed child not yet reaped; the connection hands it to the server's orphan list.
+    var orphan: pid_t?
 
     init(session: OpaquePointer, channel: OpaquePointer?) {
         self.session = session
@@ -20,8 +22,9 @@ class ChannelHandler {
     var deadline: Int64? { nil }
     /// Channel request (pty-req, shell, exec, ...). Returns true to reply success.
     func request(_ msg: OpaquePointer, now: Int64) -> Bool { false }
-    /// The connection is going away: kill children, close fds. Returns an unreaped pid, if any.
-    func abort() -> pid_t? { nil }
+    /// The connection is going away: kill children, close fds (an unreaped child goes to
+    /// `orphan`).
+    func abort() {}
 
     /// True when libssh holds unsent output (the socket was not writable).
     var sshWritePending: Bool { (ssh_get_poll_flags(session) & SSH_WRITE_PENDING) != 0 }

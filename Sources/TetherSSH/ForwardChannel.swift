@@ -96,14 +96,13 @@ final class ForwardChannel: ChannelHandler {
         }
     }
 
-    override func abort() -> pid_t? {
+    override func abort() {
         if let msg = openMessage {
             ssh_message_free(msg)
             openMessage = nil
         }
         closeSock()
         finished = true
-        return nil
     }
 
     private func closeSock() {

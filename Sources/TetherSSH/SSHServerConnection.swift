@@ -246,6 +246,7 @@ public final class SSHServerConnection {
             let h = handlers[i]
             h.service(now: now, scratch: scratch)
             if h.finished {
+                if let pid = h.orphan { server.orphans.append(pid) }
                 if let ch = h.channel { ssh_channel_free(ch) }
                 handlers.remove(at: i)
             } else {
@@ -424,7 +425,8 @@ public final class SSHServerConnection {
             pendingKey = nil
         }
         for h in handlers {
-            if let pid = h.abort() { server.orphans.append(pid) }
+            h.abort()
+            if let pid = h.orphan { server.orphans.append(pid) }
             if let ch = h.channel { ssh_channel_free(ch) }
         }
         handlers.removeAll()

@@ -202,7 +202,7 @@ final class SessionChannel: ChannelHandler {
         guard let ch = channel, !finished else { return }
         if ssh_channel_is_closed(ch) != 0 {
             // The client closed the channel: nothing more can be delivered.
-            _ = abortChild()
+            abortChild()
             finished = true
             return
         }
@@ -272,20 +272,18 @@ final class SessionChannel: ChannelHandler {
         SSHLog.debug("channel done, status \(code)")
     }
 
-    private func abortChild() -> pid_t? {
-        var orphan: pid_t? = nil
+    private func abortChild() {
         if let c = child, !c.reap() {
             c.kill()
             if !c.reap() { orphan = c.pid }
         }
         child?.closeFds()
         closeAll()
-        return orphan
     }
 
-    override func abort() -> pid_t? {
+    override func abort() {
         finished = true
-        return abortChild()
+        abortChild()
     }
 
     private func closeAll() {

@@ -66,9 +66,9 @@ class Server:
         self.log.flush()
         return (self.tmp / f"serve-{self.port}.log").read_text()
 
-    def opts(self, password=True):
+    def opts(self, password=True, connect_timeout=10):
         o = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-             "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"]
+             "-o", "LogLevel=ERROR", "-o", f"ConnectTimeout={connect_timeout}"]
         if password:
             o += ["-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password",
                   "-o", "NumberOfPasswordPrompts=1"]
@@ -80,8 +80,8 @@ class Server:
         return e
 
     def ssh(self, *cmd, user=None, extra=(), password=True, timeout=30, input=None, env=None,
-            **kw):
-        args = ["ssh", "-p", str(self.port), *self.opts(password), *extra,
+            connect_timeout=10, **kw):
+        args = ["ssh", "-p", str(self.port), *self.opts(password, connect_timeout), *extra,
                 f"{user or self.user}@127.0.0.1", *cmd]
         return subprocess.run(args, env=env or self.env(), capture_output=True, timeout=timeout,
                               input=input, stdin=None if input is not None else subprocess.DEVNULL,

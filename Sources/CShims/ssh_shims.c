@@ -5,6 +5,9 @@
 #include "CShimsSSH.h"
 
 #include <crypt.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -70,6 +73,26 @@ int tether_set_nonblocking(int fd) {
 int tether_open_read(const char *path) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     return fd < 0 ? -errno : fd;
+}
+
+int tether_open_mode(const char *path, int flags, unsigned mode) {
+    int fd = open(path, flags | O_CLOEXEC, (mode_t)mode);
+    return fd < 0 ? -errno : fd;
+}
+
+void *tether_opendir(const char *path) { return opendir(path); }
+void tether_closedir(void *dir) { if (dir != NULL) closedir((DIR *)dir); }
+int tether_rename(const char *from, const char *to) { return rename(from, to) == 0 ? 0 : -errno; }
+
+int tether_set_times(const char *path, int fd, int64_t atime, int64_t mtime) {
+    struct timespec ts[2] = { { .tv_sec = (time_t)atime }, { .tv_sec = (time_t)mtime } };
+    int rc = fd >= 0 ? futimens(fd, ts) : utimensat(AT_FDCWD, path, ts, 0);
+    return rc == 0 ? 0 : -errno;
+}
+
+const char *tether_readdir_name(void *dir) {
+    struct dirent *e = readdir((DIR *)dir);
+    return e == NULL ? NULL : e->d_name;
 }
 
 void tether_ignore_sigpipe(void) { (void)signal(SIGPIPE, SIG_IGN); }

@@ -22,6 +22,9 @@ public struct SSHServerConfig {
         "/usr/lib/openssh/sftp-server", "/usr/libexec/sftp-server", "/usr/lib/sftp-server",
         "/usr/libexec/openssh/sftp-server",
     ]
+    /// The built-in SFTP v3 server, used when none of `sftpServerPaths` exists: a program and
+    /// its argv (the agent re-executes itself, like the Go agent); nil disables it.
+    public var builtinSFTP: (path: String, argv: [String])? = ("/proc/self/exe", ["tether", "sftp-server"])
     /// Locale sources; the first file with LANG/LC_* wins (PROTOCOL 7.5).
     public var localeFiles = ["/etc/locale.conf", "/etc/default/locale", "/etc/environment"]
     /// Shell used when the passwd entry has none.

@@ -108,13 +108,16 @@ final class SessionChannel: ChannelHandler {
             }
             argv = [shell, "-c", cmd]
         case .sftp:
-            guard let server = context.config.sftpServerPaths.first(where: { access($0, X_OK) == 0 })
-            else {
+            if let server = context.config.sftpServerPaths.first(where: { access($0, X_OK) == 0 }) {
+                path = server
+                argv = [server]
+            } else if let builtin = context.config.builtinSFTP {
+                path = builtin.path
+                argv = builtin.argv
+            } else {
                 SSHLog.info("sftp: no sftp-server on this system")
                 return false
             }
-            path = server
-            argv = [server]
             usePty = false
         }
         let env = SessionEnvironment(

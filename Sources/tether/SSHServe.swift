@@ -3,7 +3,7 @@ import TetherSSH
 
 /// `tether ssh-serve --port N --host-key FILE [--shadow FILE] [--passwd FILE]
 ///  [--device-name NAME] [--single-user-hash HASH] [--permit-empty] [--oracle-key FILE]
-///  [--keepalive MS] [--verbose]`
+///  [--keepalive MS] [--builtin-sftp] [--verbose]`
 /// A debug listener on 127.0.0.1:N that serves every TCP connection with the agent's SSH
 /// server in one small poll() loop, so real OpenSSH clients can be used in tests.
 /// `--oracle-key` stands in for the hub: fingerprints of that key's public half are "known"
@@ -29,6 +29,7 @@ func sshServeCommand(_ args: [String]) -> Int {
             config.singleUserPasswordHash = value()
             config.forceSingleUser = true
         case "--permit-empty": config.permitEmptyPasswords = true
+        case "--builtin-sftp": config.sftpServerPaths = []
         case "--oracle-key": oracleKey = value()
         case "--keepalive": config.keepaliveIntervalMs = Int64(value() ?? "") ?? 0
         case "--libssh-log": config.libsshLogLevel = Int32(value() ?? "") ?? 0

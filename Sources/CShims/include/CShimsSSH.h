@@ -43,6 +43,17 @@ int tether_crypt(const char *key, const char *setting, char *out, size_t cap);
 int tether_set_nonblocking(int fd);
 /// open(path, O_RDONLY|O_CLOEXEC) (open is variadic, so Swift cannot call it). fd or -errno.
 int tether_open_read(const char *path);
+/// open(path, flags, mode) for the built-in SFTP server. fd or -errno.
+int tether_open_mode(const char *path, int flags, unsigned mode);
+/// opendir/closedir (dirent.h stays out of the Swift surface).
+void *tether_opendir(const char *path);
+void tether_closedir(void *dir);
+/// rename(2) (stdio.h is not part of the shim surface).
+int tether_rename(const char *from, const char *to);
+/// utimes(2) with whole seconds; `fd` >= 0 uses futimens on it instead of the path.
+int tether_set_times(const char *path, int fd, int64_t atime, int64_t mtime);
+/// Name of a directory entry from readdir(3) on a DIR* (NULL at the end or on error).
+const char *tether_readdir_name(void *dir);
 /// SIGPIPE ignored process-wide: a closed pipe or socket must not kill the agent.
 void tether_ignore_sigpipe(void);
 /// pipe2(O_CLOEXEC); `nonblock_end` (0, 1 or -1 for none) is made non-blocking. 0 or -errno.

@@ -1,7 +1,7 @@
 /// Every limit of the SSH service in one place.
 public enum SSHLimits {
     /// Bytes moved per read between a channel and a child or socket (one SSH packet's worth).
-    public static let pumpChunk = 32 * 1024
+    public static let pumpChunk = 64 * 1024
     /// Channels (sessions + forwardings) one connection may have open at once.
     public static let channelsPerConnection = 10
     /// Oracle calls (POST /api/auth/ssh) one connection may cause; ShellHub uses one key.

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -288,3 +289,33 @@ int tether_pipe(int fds[2], int nonblock_end) {
     if (nonblock_end == 0 || nonblock_end == 1) (void)tether_set_nonblocking(fds[nonblock_end]);
     return 0;
 }
+
+int tether_socketpair_stream(int fds[2], int bufsize) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) return -errno;
+    if (bufsize > 0) {
+        for (int i = 0; i < 2; i++) {
+            (void)setsockopt(fds[i], SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
+            (void)setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
+        }
+    }
+    return 0;
+}
+
+#if !defined(__GLIBC__)
+// Embedded Swift seeds Hasher with arc4random_buf (every payload-less enum is Hashable);
+// musl has none. Weak, so a definition elsewhere (another shim, a future musl) wins.
+__attribute__((weak)) void arc4random_buf(void *buf, size_t len) {
+    unsigned char *p = buf;
+    while (len > 0) {
+        ssize_t n = getrandom(p, len, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            // No entropy source at all: Hasher only needs a seed, not a secret.
+            memset(p, 0x5a, len);
+            return;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+}
+#endif

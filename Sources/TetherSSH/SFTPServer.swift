@@ -10,13 +10,14 @@ public final class SFTPServer {
         case directory(UnsafeMutableRawPointer, path: String)
     }
 
-    var handles: [UInt32: Handle] = [:]
-    var nextHandle: UInt32 = 1
+    /// Open handles in a fixed table; the handle string is the slot index. (No Dictionary:
+    /// hashing needs arc4random_buf, which static musl does not have.)
+    var handles = [Handle?](repeating: nil, count: SFTP.maxHandles)
 
     public init() {}
 
     deinit {
-        for (_, h) in handles { closeHandle(h) }
+        for case let h? in handles { closeHandle(h) }
     }
 
     /// Serves until the input ends. Returns the process exit status.
@@ -63,9 +64,10 @@ public final class SFTPServer {
         case .initialize: return nil
         case .open: return open(id, &r)
         case .close:
-            guard let h = handleId(&r), let handle = handles.removeValue(forKey: h) else {
+            guard let h = handleId(&r), let handle = handles[h] else {
                 return status(id, .failure, "bad handle")
             }
+            handles[h] = nil
             closeHandle(handle)
             return status(id, .ok)
         case .read: return read(id, &r)
@@ -89,7 +91,7 @@ public final class SFTPServer {
             return apply(id, a, path: "", fd: fd)
         case .opendir:
             guard let path = r.text() else { return bad(id) }
-            guard handles.count < SFTP.maxHandles else { return status(id, .failure, "too many handles") }
+            guard handles.contains(where: { $0 == nil }) else { return status(id, .failure, "too many handles") }
             guard let dir = tether_opendir(path) else { return errnoStatus(id) }
             return newHandle(id, .directory(dir, path: path))
         case .readdir: return readdir(id, &r)
@@ -128,7 +130,7 @@ public final class SFTPServer {
 
     private func open(_ id: UInt32, _ r: inout SFTPReader) -> [UInt8] {
         guard let path = r.text(), let pflags = r.u32(), let a = r.attrs() else { return bad(id) }
-        guard handles.count < SFTP.maxHandles else { return status(id, .failure, "too many handles") }
+        guard handles.contains(where: { $0 == nil }) else { return status(id, .failure, "too many handles") }
         var flags: Int32
         let rd = pflags & SFTP.OpenFlag.read != 0
         let wr = pflags & SFTP.OpenFlag.write != 0
@@ -220,14 +222,17 @@ public final class SFTPServer {
 
     // MARK: Replies
 
-    private func handleId(_ r: inout SFTPReader) -> UInt32? {
+    private func handleId(_ r: inout SFTPReader) -> Int? {
         guard let b = r.string(), b.count == 4 else { return nil }
-        return UInt32(b[0]) << 24 | UInt32(b[1]) << 16 | UInt32(b[2]) << 8 | UInt32(b[3])
+        let n = Int(b[0]) << 24 | Int(b[1]) << 16 | Int(b[2]) << 8 | Int(b[3])
+        return n < handles.count ? n : nil
     }
 
     private func newHandle(_ id: UInt32, _ h: Handle) -> [UInt8] {
-        let n = nextHandle
-        nextHandle &+= 1
+        guard let n = handles.firstIndex(where: { $0 == nil }) else {
+            closeHandle(h)
+            return status(id, .failure, "too many handles")
+        }
         handles[n] = h
         var w = SFTPWriter(.handle)
         w.u32(id)

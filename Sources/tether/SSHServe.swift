@@ -3,7 +3,8 @@ import TetherSSH
 
 /// `tether ssh-serve --port N --host-key FILE [--shadow FILE] [--passwd FILE]
 ///  [--device-name NAME] [--single-user-hash HASH] [--permit-empty] [--oracle-key FILE]
-///  [--keepalive MS] [--builtin-sftp] [--verbose]`
+///  [--keepalive MS] [--builtin-sftp] [--socketpair] [--verbose]`
+/// `--socketpair` serves each connection through a socketpair, as the agent's slots do.
 /// A debug listener on 127.0.0.1:N that serves every TCP connection with the agent's SSH
 /// server in one small poll() loop, so real OpenSSH clients can be used in tests.
 /// `--oracle-key` stands in for the hub: fingerprints of that key's public half are "known"
@@ -13,6 +14,7 @@ func sshServeCommand(_ args: [String]) -> Int {
     var hostKey: String?
     var config = SSHServerConfig(hostKeyPath: "")
     var oracleKey: String?
+    var viaSocketpair = false
     var i = 0
     func value() -> String? {
         i += 1
@@ -30,6 +32,7 @@ func sshServeCommand(_ args: [String]) -> Int {
             config.forceSingleUser = true
         case "--permit-empty": config.permitEmptyPasswords = true
         case "--builtin-sftp": config.sftpServerPaths = []
+        case "--socketpair": viaSocketpair = true
         case "--oracle-key": oracleKey = value()
         case "--keepalive": config.keepaliveIntervalMs = Int64(value() ?? "") ?? 0
         case "--libssh-log": config.libsshLogLevel = Int32(value() ?? "") ?? 0
@@ -67,6 +70,7 @@ func sshServeCommand(_ args: [String]) -> Int {
     }
     Console.out("ssh-serve: listening on 127.0.0.1:\(port)")
     var conns: [SSHServerConnection] = []
+    var bridges: [SocketBridge] = []
     var peerBuf = [CChar](repeating: 0, count: 64)
     while true {
         var pfds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
@@ -81,6 +85,8 @@ func sshServeCommand(_ args: [String]) -> Int {
             }
             if let d = c.nextDeadline { deadline = min(deadline ?? d, d) }
         }
+        let firstBridgeFd = pfds.count
+        for b in bridges { b.interests(into: &pfds) }
         var timeout: Int32 = -1
         let before = MonotonicClock.nowMs()
         if let d = deadline { timeout = Int32(max(0, min(d - before, 60_000))) }
@@ -92,7 +98,13 @@ func sshServeCommand(_ args: [String]) -> Int {
         oracle.deliverQueued()
 
         var due = [Bool](repeating: false, count: conns.count)
-        for (k, p) in pfds.enumerated() where p.revents != 0 && owner[k] >= 0 { due[owner[k]] = true }
+        for (k, p) in pfds.enumerated() where k < firstBridgeFd && p.revents != 0 && owner[k] >= 0 {
+            due[owner[k]] = true
+        }
+        if pfds.count > firstBridgeFd && pfds[firstBridgeFd...].contains(where: { $0.revents != 0 }) {
+            for b in bridges { b.service() }
+            bridges.removeAll { $0.isDone }
+        }
         for (index, c) in conns.enumerated() {
             if due[index] || (c.nextDeadline.map { $0 <= now } ?? false) || oracle.touched {
                 c.service(now: now)
@@ -109,13 +121,23 @@ func sshServeCommand(_ args: [String]) -> Int {
                 }
                 if fd < 0 { break }
                 let peer = String(decoding: peerBuf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                var sshFd = fd
+                if viaSocketpair {
+                    var pair: [Int32] = [-1, -1]
+                    if tether_socketpair_stream(&pair, 64 * 1024) != 0 {
+                        close(fd)
+                        continue
+                    }
+                    bridges.append(SocketBridge(outer: fd, inner: pair[1]))
+                    sshFd = pair[0]
+                }
                 do {
-                    let c = try server.accept(fd: fd, peer: peer, now: now)
+                    let c = try server.accept(fd: sshFd, peer: peer, now: now)
                     c.service(now: now)
                     conns.append(c)
                 } catch {
                     Console.err("ssh-serve: accept: \(error.text)")
-                    close(fd)
+                    close(sshFd)
                 }
             }
         }

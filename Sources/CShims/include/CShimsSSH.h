@@ -95,6 +95,9 @@ int tether_tcp_connect_start(const char *host, int port);
 int tether_socket_error(int fd);
 /// A listening, non-blocking TCP socket on addr:port (IPv4). Returns the fd or -errno.
 int tether_tcp_listen(const char *addr, int port, int backlog);
+/// socketpair(AF_UNIX, SOCK_STREAM), both ends non-blocking and close-on-exec, with SO_SNDBUF
+/// and SO_RCVBUF set to `bufsize` when > 0 (bounded memory per session slot). 0 or -errno.
+int tether_socketpair_stream(int fds[2], int bufsize);
 /// accept4(SOCK_NONBLOCK|SOCK_CLOEXEC); peer address as text into `peer`. Returns fd or -errno.
 int tether_tcp_accept(int listen_fd, char *peer, size_t cap);
 

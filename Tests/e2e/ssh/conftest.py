@@ -10,6 +10,8 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 TETHER = os.environ.get("TETHER_BIN", str(REPO / ".build-ssh/debug/tether"))
+# e.g. TETHER_RUNNER=qemu-aarch64-static with TETHER_BIN=dist/raspberrypi4/tether
+RUNNER = os.environ.get("TETHER_RUNNER", "").split()
 PASSWORD = "s3cret pass"
 
 
@@ -41,14 +43,14 @@ class Server:
         shadow.write_text("\n".join(lines) + "\n")
         self.askpass = tmp / "askpass.sh"
         self.set_password(PASSWORD)
-        args = [TETHER, "ssh-serve", "--port", str(self.port), "--host-key", str(self.host_key),
+        args = [*RUNNER, TETHER, "ssh-serve", "--port", str(self.port), "--host-key", str(self.host_key),
                 "--shadow", str(shadow), "--device-name", "e2e-device"]
         if passwd is not None:
             args += ["--passwd", str(passwd)]
         args += list(extra)
         self.log = open(tmp / f"serve-{self.port}.log", "w+")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 10
+        deadline = time.time() + 30
         while time.time() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()

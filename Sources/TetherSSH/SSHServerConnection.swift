@@ -143,6 +143,7 @@ public final class SSHServerConnection {
         }
         if server.config.keepaliveIntervalMs > 0 && state == .open {
             if let due = nextKeepalive, now >= due {
+                // keepalive@openssh.com, want_reply 1; libssh handles the reply itself.
                 _ = ssh_send_keepalive(session)
                 nextKeepalive = now + server.config.keepaliveIntervalMs
             } else if nextKeepalive == nil {

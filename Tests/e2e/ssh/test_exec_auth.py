@@ -179,3 +179,14 @@ def test_connection_loss_kills_child(server, tmp_path):
         time.sleep(0.1)
     else:
         raise AssertionError("child survived the connection")
+
+
+def test_keepalive_only_when_configured(make_server):
+    quiet = make_server()
+    r = quiet.ssh("sleep 2.5", extra=["-vvv"])
+    assert b"rtype keepalive@openssh.com" not in r.stderr
+    s = make_server(extra=["--keepalive", "1000"])
+    r = s.ssh("sleep 3.5", extra=["-vvv"])
+    assert r.returncode == 0
+    n = r.stderr.count(b"rtype keepalive@openssh.com want_reply 1")
+    assert 2 <= n <= 4, n

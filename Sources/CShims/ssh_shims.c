@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libssh/libssh.h>
@@ -319,3 +320,85 @@ __attribute__((weak)) void arc4random_buf(void *buf, size_t len) {
     }
 }
 #endif
+
+int tether_ptsname(int master, char *out, size_t cap) {
+    return ptsname_r(master, out, cap) == 0 ? 0 : -errno;
+}
+
+// glibc's struct utmp (384 bytes, 32-bit times on every Linux ABI that has utmp files). musl's
+// own utmp functions are stubs, so the record is written here byte for byte.
+struct utmp_record {
+    int16_t type;
+    int16_t pad;
+    int32_t pid;
+    char line[32];
+    char id[4];
+    char user[32];
+    char host[256];
+    int16_t exit_termination;
+    int16_t exit_status;
+    int32_t session;
+    int32_t tv_sec;
+    int32_t tv_usec;
+    int32_t addr_v6[4];
+    char unused[20];
+};
+_Static_assert(sizeof(struct utmp_record) == 384, "utmp record layout");
+
+enum { UTMP_USER_PROCESS = 7, UTMP_DEAD_PROCESS = 8 };
+
+static void copy_field(char *dst, size_t cap, const char *src) {
+    memset(dst, 0, cap);
+    if (src != NULL) strncpy(dst, src, cap);  // utmp fields are not NUL-terminated when full
+}
+
+int tether_utmp_record(const char *utmp_path, const char *wtmp_path, int login, pid_t pid,
+                       const char *tty, const char *user, const char *host) {
+    struct utmp_record r;
+    memset(&r, 0, sizeof(r));
+    const char *line = strncmp(tty, "/dev/", 5) == 0 ? tty + 5 : tty;
+    size_t len = strlen(line);
+    r.type = login ? UTMP_USER_PROCESS : UTMP_DEAD_PROCESS;
+    r.pid = (int32_t)pid;
+    copy_field(r.line, sizeof(r.line), line);
+    // As OpenSSH: the id is the last four characters of the line ("ts/3").
+    copy_field(r.id, sizeof(r.id), len > 4 ? line + len - 4 : line);
+    if (login) {
+        copy_field(r.user, sizeof(r.user), user);
+        copy_field(r.host, sizeof(r.host), host);
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    r.tv_sec = (int32_t)now.tv_sec;
+    r.tv_usec = (int32_t)(now.tv_nsec / 1000);
+    r.session = (int32_t)pid;
+
+    int rc = 0;
+    if (utmp_path != NULL) {
+        int fd = open(utmp_path, O_RDWR | O_CLOEXEC);
+        if (fd >= 0) {
+            struct utmp_record cur;
+            off_t slot = -1, free_slot = -1, off = 0;
+            while (pread(fd, &cur, sizeof(cur), off) == (ssize_t)sizeof(cur)) {
+                if (memcmp(cur.id, r.id, sizeof(r.id)) == 0 && (cur.type == UTMP_USER_PROCESS ||
+                        cur.type == UTMP_DEAD_PROCESS || cur.type == 6 /* LOGIN */)) {
+                    slot = off;
+                    break;
+                }
+                if (free_slot < 0 && cur.type == 0) free_slot = off;
+                off += (off_t)sizeof(cur);
+            }
+            if (slot < 0) slot = free_slot >= 0 ? free_slot : off;
+            if (pwrite(fd, &r, sizeof(r), slot) != (ssize_t)sizeof(r)) rc = -errno;
+            close(fd);
+        }
+    }
+    if (wtmp_path != NULL) {
+        int fd = open(wtmp_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+        if (fd >= 0) {
+            if (write(fd, &r, sizeof(r)) != (ssize_t)sizeof(r) && rc == 0) rc = -errno;
+            close(fd);
+        }
+    }
+    return rc;
+}

@@ -27,6 +27,9 @@ public struct SSHServerConfig {
     public var builtinSFTP: (path: String, argv: [String])? = ("/proc/self/exe", ["tether", "sftp-server"])
     /// Locale sources; the first file with LANG/LC_* wins (PROTOCOL 7.5).
     public var localeFiles = ["/etc/locale.conf", "/etc/default/locale", "/etc/environment"]
+    /// Login records of pty sessions (written only where these files exist; nil skips).
+    public var utmpPath: String? = "/var/run/utmp"
+    public var wtmpPath: String? = "/var/log/wtmp"
     /// Shell used when the passwd entry has none.
     public var fallbackShell = "/bin/sh"
     /// libssh's own log level (0 = silent).

@@ -1,5 +1,6 @@
 import CLibSSH
 import CShims
+import TetherPlatform
 
 /// A `session` channel: pty-req, env, then one of shell / exec / subsystem sftp, whose program
 /// runs as the user with its stdio on a pty or on three pipes. On exit: output drained,
@@ -32,6 +33,8 @@ final class SessionChannel: ChannelHandler {
     var exitCode: Int32?
     var lastProgress: Int64 = 0
     var nextReapCheck: Int64?
+    /// The pty's slave path while a utmp login record is open ("/dev/pts/3").
+    var loggedInTTY: String?
 
     init(session: OpaquePointer, channel: OpaquePointer, context: SessionContext) {
         self.context = context
@@ -145,6 +148,14 @@ final class SessionChannel: ChannelHandler {
             }
             inFd = master
             outFd = master
+            var name = [CChar](repeating: 0, count: 64)
+            if tether_ptsname(master, &name, 64) == 0, let c = child {
+                let tty = String(decodingCString: name)
+                _ = tether_utmp_record(
+                    context.config.utmpPath, context.config.wtmpPath, 1, c.pid, tty, account.name,
+                    "ShellHub")
+                loggedInTTY = tty
+            }
         } else {
             var i: [Int32] = [-1, -1]
             var o: [Int32] = [-1, -1]
@@ -289,7 +300,14 @@ final class SessionChannel: ChannelHandler {
         abortChild()
     }
 
+    private func logout() {
+        guard let tty = loggedInTTY, let c = child else { return }
+        loggedInTTY = nil
+        _ = tether_utmp_record(context.config.utmpPath, context.config.wtmpPath, 0, c.pid, tty, nil, nil)
+    }
+
     private func closeAll() {
+        logout()
         if isPty {
             closeFd(&inFd)
             outFd = -1

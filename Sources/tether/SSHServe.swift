@@ -3,7 +3,7 @@ import TetherSSH
 
 /// `tether ssh-serve --port N --host-key FILE [--shadow FILE] [--passwd FILE]
 ///  [--device-name NAME] [--single-user-hash HASH] [--permit-empty] [--oracle-key FILE]
-///  [--keepalive MS] [--builtin-sftp] [--socketpair] [--verbose]`
+///  [--keepalive MS] [--builtin-sftp] [--socketpair] [--utmp F] [--wtmp F] [--verbose]`
 /// `--socketpair` serves each connection through a socketpair, as the agent's slots do.
 /// A debug listener on 127.0.0.1:N that serves every TCP connection with the agent's SSH
 /// server in one small poll() loop, so real OpenSSH clients can be used in tests.
@@ -33,6 +33,8 @@ func sshServeCommand(_ args: [String]) -> Int {
         case "--permit-empty": config.permitEmptyPasswords = true
         case "--builtin-sftp": config.sftpServerPaths = []
         case "--socketpair": viaSocketpair = true
+        case "--utmp": config.utmpPath = value()
+        case "--wtmp": config.wtmpPath = value()
         case "--oracle-key": oracleKey = value()
         case "--keepalive": config.keepaliveIntervalMs = Int64(value() ?? "") ?? 0
         case "--libssh-log": config.libsshLogLevel = Int32(value() ?? "") ?? 0

@@ -63,6 +63,14 @@ int tether_set_cloexec(int fd);
 int tether_openpty(int *master, int *slave, int rows, int cols);
 /// TIOCSWINSZ on a pty master. Returns 0 or -errno.
 int tether_set_winsize(int fd, int rows, int cols, int pxwidth, int pxheight);
+/// Path of a pty master's slave ("/dev/pts/3") into `out`. 0 or -errno.
+int tether_ptsname(int master, char *out, size_t cap);
+/// One login (`login` = 1) or logout record for `tty` ("/dev/pts/3") in glibc's utmp format,
+/// which every Linux `who`/`last` reads: the utmp slot of that line is replaced (or appended)
+/// and a record appended to wtmp. Files that do not exist are left alone (boards without
+/// them); NULL skips one. Returns 0, or -errno of the first failure.
+int tether_utmp_record(const char *utmp_path, const char *wtmp_path, int login, pid_t pid,
+                       const char *tty, const char *user, const char *host);
 /// pidfd_open(2): a fd that polls readable when the child exits; -errno when unsupported.
 int tether_pidfd_open(pid_t pid);
 

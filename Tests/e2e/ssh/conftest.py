@@ -45,6 +45,12 @@ class Server:
         self.set_password(PASSWORD)
         args = [*RUNNER, TETHER, "ssh-serve", "--port", str(self.port), "--host-key", str(self.host_key),
                 "--shadow", str(shadow), "--device-name", "e2e-device"]
+        # Login records go to files of the test, never the host's.
+        self.utmp = tmp / f"utmp-{self.port}"
+        self.wtmp = tmp / f"wtmp-{self.port}"
+        self.utmp.write_bytes(b"")
+        self.wtmp.write_bytes(b"")
+        args += ["--utmp", str(self.utmp), "--wtmp", str(self.wtmp)]
         if passwd is not None:
             args += ["--passwd", str(passwd)]
         args += list(extra)

@@ -217,3 +217,21 @@ def test_client_starts_ssh_late(server):
                    connect_timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout == b"late-ok\n"
+
+
+def test_pty_sessions_write_utmp_and_wtmp(server):
+    r = server.ssh("tty", extra=["-tt"])
+    tty = r.stdout.decode().strip()
+    assert tty.startswith("/dev/pts/")
+    line = tty[len("/dev/"):]
+    wtmp = subprocess.run(["utmpdump", str(server.wtmp)], capture_output=True, text=True).stdout
+    records = [l for l in wtmp.splitlines() if l.startswith("[")]
+    assert len(records) == 2, wtmp  # login, logout
+    assert records[0].startswith("[7]") and f"[{server.user}" in records[0] and f"[{line}" in records[0]
+    assert records[1].startswith("[8]") and f"[{line}" in records[1]
+    utmp = subprocess.run(["utmpdump", str(server.utmp)], capture_output=True, text=True).stdout
+    slots = [l for l in utmp.splitlines() if l.startswith("[")]
+    assert len(slots) == 1 and slots[0].startswith("[8]")  # the slot is reused at logout
+    # No pty, no record.
+    server.ssh("true")
+    assert os.path.getsize(server.wtmp) == 2 * 384

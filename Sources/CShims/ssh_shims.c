@@ -24,6 +24,7 @@
 
 #include <libssh/libssh.h>
 #include <libssh/server.h>
+#include <libssh/callbacks.h>
 
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
@@ -46,6 +47,40 @@ int tether_ssh_key_base64(tether_ssh_key key, char *out, size_t cap) {
     }
     ssh_string_free_char(b64);
     return rc;
+}
+
+struct agent_watch {
+    struct ssh_channel_callbacks_struct cb;
+    int requested;
+};
+
+static void on_auth_agent_req(ssh_session session, ssh_channel channel, void *userdata) {
+    (void)session;
+    (void)channel;
+    ((struct agent_watch *)userdata)->requested = 1;
+}
+
+void *tether_ssh_watch_agent_request(tether_ssh_channel channel) {
+    struct agent_watch *w = calloc(1, sizeof(*w));
+    if (w == NULL) return NULL;
+    ssh_callbacks_init(&w->cb);
+    w->cb.userdata = w;
+    w->cb.channel_auth_agent_req_function = on_auth_agent_req;
+    if (ssh_set_channel_callbacks(channel, &w->cb) != SSH_OK) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+int tether_ssh_agent_requested(void *watch) {
+    return watch != NULL && ((struct agent_watch *)watch)->requested;
+}
+
+void tether_ssh_unwatch_agent_request(tether_ssh_channel channel, void *watch) {
+    if (watch == NULL) return;
+    if (channel != NULL) (void)ssh_remove_channel_callbacks(channel, &((struct agent_watch *)watch)->cb);
+    free(watch);
 }
 
 void tether_ssh_set_log_level(int level) { ssh_set_log_level(level); }
@@ -401,4 +436,25 @@ int tether_utmp_record(const char *utmp_path, const char *wtmp_path, int login, 
         }
     }
     return rc;
+}
+
+#include <sys/un.h>
+
+int tether_unix_listen(const char *path) {
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sa.sun_path)) return -ENAMETOOLONG;
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    mode_t old = umask(0177);
+    int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    umask(old);
+    if (rc != 0 || listen(fd, 8) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
 }

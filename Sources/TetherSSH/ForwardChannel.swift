@@ -3,9 +3,11 @@ import CShims
 
 /// A `direct-tcpip` channel (ssh -L): a non-blocking connect to host:port, answered with
 /// channel-open confirmation once connected (or failure), then bytes piped both ways with
-/// half-closes passed on.
+/// half-closes passed on. Also the agent-forwarding channel: a connection accepted on the
+/// session's SSH_AUTH_SOCK, for which the server opens `auth-agent@openssh.com` itself.
 final class ForwardChannel: ChannelHandler {
     var openMessage: OpaquePointer?  // kept until the connect completes
+    var agentOpening = false         // ssh_channel_open_auth_agent still SSH_AGAIN
     var sock: Int32
     let connectDeadline: Int64
     var toSocket = PendingBytes()
@@ -22,7 +24,7 @@ final class ForwardChannel: ChannelHandler {
     }
 
     override func interests(into list: inout [SSHPollInterest], sshWritable: Bool) {
-        guard !finished, sock >= 0 else { return }
+        guard !finished, sock >= 0, !agentOpening else { return }
         if openMessage != nil {
             list.append(SSHPollInterest(fd: sock, events: Int16(POLLOUT)))
             return
@@ -35,7 +37,17 @@ final class ForwardChannel: ChannelHandler {
         if ev != 0 { list.append(SSHPollInterest(fd: sock, events: ev)) }
     }
 
-    override var deadline: Int64? { openMessage != nil ? connectDeadline : nil }
+    /// An agent connection accepted on `sock`; the channel is opened towards the client.
+    init(session: OpaquePointer, agentSocket sock: Int32, now: Int64) {
+        openMessage = nil
+        self.sock = sock
+        target = "agent"
+        connectDeadline = now + SSHLimits.forwardConnectMs
+        agentOpening = true
+        super.init(session: session, channel: ssh_channel_new(session))
+    }
+
+    override var deadline: Int64? { openMessage != nil || agentOpening ? connectDeadline : nil }
 
     override func service(now: Int64, scratch: UnsafeMutableRawBufferPointer) {
         if finished { return }
@@ -62,7 +74,22 @@ final class ForwardChannel: ChannelHandler {
             }
             SSHLog.debug("forward to \(target) open")
         }
-        guard let ch = channel else { return }
+        guard let ch = channel else {
+            closeSock()
+            finished = true
+            return
+        }
+        if agentOpening {
+            let rc = ssh_channel_open_auth_agent(ch)
+            if rc == SSH_AGAIN && now < connectDeadline { return }
+            agentOpening = false
+            if rc != SSH_OK {
+                SSHLog.info("agent channel refused by client")
+                closeSock()
+                finished = true
+                return
+            }
+        }
         if ssh_channel_is_closed(ch) != 0 {
             closeSock()
             finished = true

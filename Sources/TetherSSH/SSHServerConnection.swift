@@ -248,10 +248,19 @@ public final class SSHServerConnection {
             h.service(now: now, scratch: scratch)
             if h.finished {
                 if let pid = h.orphan { server.orphans.append(pid) }
+                if let s = h as? SessionChannel { s.unwatch() }
                 if let ch = h.channel { ssh_channel_free(ch) }
                 handlers.remove(at: i)
             } else {
                 i += 1
+            }
+        }
+        if let context, !context.newHandlers.isEmpty {
+            let adopted = context.newHandlers
+            context.newHandlers.removeAll()
+            for h in adopted {
+                h.service(now: now, scratch: scratch)
+                handlers.append(h)
             }
         }
         _ = ssh_blocking_flush(session, 0)
@@ -428,6 +437,7 @@ public final class SSHServerConnection {
         for h in handlers {
             h.abort()
             if let pid = h.orphan { server.orphans.append(pid) }
+            if let s = h as? SessionChannel { s.unwatch() }
             if let ch = h.channel { ssh_channel_free(ch) }
         }
         handlers.removeAll()

@@ -35,10 +35,23 @@ final class SessionChannel: ChannelHandler {
     var nextReapCheck: Int64?
     /// The pty's slave path while a utmp login record is open ("/dev/pts/3").
     var loggedInTTY: String?
+    /// auth-agent-req@openssh.com watch, and the agent socket once the program runs.
+    var agentWatch: UnsafeMutableRawPointer?
+    var agentListener: Int32 = -1
+    var agentDir: String?
 
     init(session: OpaquePointer, channel: OpaquePointer, context: SessionContext) {
         self.context = context
         super.init(session: session, channel: channel)
+        agentWatch = tether_ssh_watch_agent_request(channel)
+    }
+
+    /// Removes the libssh callback before the connection frees the channel.
+    func unwatch() {
+        if let w = agentWatch {
+            tether_ssh_unwatch_agent_request(channel, w)
+            agentWatch = nil
+        }
     }
 
     var isPty: Bool { inFd >= 0 && inFd == outFd }
@@ -123,11 +136,16 @@ final class SessionChannel: ChannelHandler {
             }
             usePty = false
         }
+        let drop = context.dropPrivileges
+        var agentPath: String? = nil
+        if tether_ssh_agent_requested(agentWatch) != 0 {
+            agentPath = openAgentSocket(account: account, drop: drop)
+        }
         let env = SessionEnvironment(
             term: pty?.term, account: account, shell: shell, deviceName: context.config.deviceName,
-            localeFiles: context.config.localeFiles, clientVariables: clientEnv
+            localeFiles: context.config.localeFiles, clientVariables: clientEnv,
+            agentSocket: agentPath
         ).entries()
-        let drop = context.dropPrivileges
         if usePty, let p = pty {
             var master: Int32 = -1
             var slave: Int32 = -1
@@ -189,8 +207,39 @@ final class SessionChannel: ChannelHandler {
         return true
     }
 
+    /// A private directory with a listening socket for SSH_AUTH_SOCK, owned by the user.
+    private func openAgentSocket(account: UserAccount, drop: Bool) -> String? {
+        var template = Array("/tmp/tether-agent-XXXXXX".utf8CString)
+        guard mkdtemp(&template) != nil else { return nil }
+        let dir = String(decodingCString: template)
+        let path = dir + "/agent.sock"
+        let fd = tether_unix_listen(path)
+        guard fd >= 0 else {
+            rmdir(dir)
+            return nil
+        }
+        if drop {
+            _ = chown(dir, account.uid, account.gid)
+            _ = chown(path, account.uid, account.gid)
+        }
+        agentListener = fd
+        agentDir = dir
+        return path
+    }
+
+    private func closeAgentSocket() {
+        if agentListener >= 0 { close(agentListener) }
+        agentListener = -1
+        if let dir = agentDir {
+            unlink(dir + "/agent.sock")
+            rmdir(dir)
+            agentDir = nil
+        }
+    }
+
     override func interests(into list: inout [SSHPollInterest], sshWritable: Bool) {
         guard started, !finished else { return }
+        if agentListener >= 0 { list.append(SSHPollInterest(fd: agentListener, events: Int16(POLLIN))) }
         let readOut = sshWritable && channel.map { ssh_channel_window_size($0) > 0 } ?? false
         if isPty {
             var ev: Int16 = readOut ? Int16(POLLIN) : 0
@@ -221,6 +270,13 @@ final class SessionChannel: ChannelHandler {
             return
         }
         guard started else { return }
+
+        // Agent connections from the program: each becomes an auth-agent@openssh.com channel.
+        while agentListener >= 0 {
+            let fd = tether_tcp_accept(agentListener, nil, 0)
+            if fd < 0 { break }
+            context.newHandlers.append(ForwardChannel(session: session, agentSocket: fd, now: now))
+        }
 
         // Client → program.
         if inFd >= 0 && !clientEOF {
@@ -308,6 +364,7 @@ final class SessionChannel: ChannelHandler {
 
     private func closeAll() {
         logout()
+        closeAgentSocket()
         if isPty {
             closeFd(&inFd)
             outFd = -1
@@ -329,6 +386,8 @@ final class SessionContext {
     let config: SSHServerConfig
     let account: UserAccount
     let dropPrivileges: Bool
+    /// Channels a session created (agent forwarding); the connection adopts them.
+    var newHandlers: [ChannelHandler] = []
 
     init(config: SSHServerConfig, account: UserAccount, dropPrivileges: Bool) {
         self.config = config

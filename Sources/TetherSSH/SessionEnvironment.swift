@@ -7,6 +7,8 @@ struct SessionEnvironment {
     var deviceName: String
     var localeFiles: [String]
     var clientVariables: [(String, String)]
+    /// SSH_AUTH_SOCK when agent forwarding is on.
+    var agentSocket: String? = nil
 
     /// LANG / LC_* only, no NUL or '=' in the name, bounded size.
     static func acceptsClientVariable(name: String, value: String) -> Bool {
@@ -61,6 +63,7 @@ struct SessionEnvironment {
                 vars.append((name, value))
             }
         }
+        if let agentSocket { vars.append(("SSH_AUTH_SOCK", agentSocket)) }
         return vars.map { "\($0.0)=\($0.1)" }
     }
 }

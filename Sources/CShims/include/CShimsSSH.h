@@ -14,6 +14,8 @@ struct ssh_message_struct;
 struct ssh_key_struct;
 typedef struct ssh_message_struct *tether_ssh_message;
 typedef struct ssh_key_struct *tether_ssh_key;
+struct ssh_channel_struct;
+typedef struct ssh_channel_struct *tether_ssh_channel;
 
 #ifdef __cplusplus
 extern "C" {
@@ -31,6 +33,12 @@ int tether_ssh_msg_pty_pxwidth(tether_ssh_message msg);
 int tether_ssh_msg_pty_pxheight(tether_ssh_message msg);
 /// Base64 of a public key's wire blob into `out` (NUL-terminated). Returns 0, or -1.
 int tether_ssh_key_base64(tether_ssh_key key, char *out, size_t cap);
+/// Agent forwarding: libssh 0.10 reports `auth-agent-req@openssh.com` only through a channel
+/// callback. This installs one (ssh_callbacks_init done here: it is a macro) and returns a
+/// watch to poll with tether_ssh_agent_requested; remove it before freeing the channel.
+void *tether_ssh_watch_agent_request(tether_ssh_channel channel);
+int tether_ssh_agent_requested(void *watch);
+void tether_ssh_unwatch_agent_request(tether_ssh_channel channel, void *watch);
 /// libssh log level for the whole process (0 = none ... 4 = functions).
 void tether_ssh_set_log_level(int level);
 
@@ -106,6 +114,8 @@ int tether_tcp_listen(const char *addr, int port, int backlog);
 /// socketpair(AF_UNIX, SOCK_STREAM), both ends non-blocking and close-on-exec, with SO_SNDBUF
 /// and SO_RCVBUF set to `bufsize` when > 0 (bounded memory per session slot). 0 or -errno.
 int tether_socketpair_stream(int fds[2], int bufsize);
+/// A listening, non-blocking Unix stream socket at `path` (mode 0600). fd or -errno.
+int tether_unix_listen(const char *path);
 /// accept4(SOCK_NONBLOCK|SOCK_CLOEXEC); peer address as text into `peer`. Returns fd or -errno.
 int tether_tcp_accept(int listen_fd, char *peer, size_t cap);
 

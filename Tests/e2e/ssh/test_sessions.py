@@ -235,3 +235,28 @@ def test_pty_sessions_write_utmp_and_wtmp(server):
     # No pty, no record.
     server.ssh("true")
     assert os.path.getsize(server.wtmp) == 2 * 384
+
+
+def test_agent_forwarding(server, tmp_path):
+    key = tmp_path / "agentkey"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fwd-test", "-f", str(key)],
+                   check=True)
+    agent = subprocess.run(["ssh-agent", "-s"], capture_output=True, text=True, check=True).stdout
+    env = server.env()
+    for part in agent.split(";"):
+        part = part.strip()
+        if part.startswith(("SSH_AUTH_SOCK=", "SSH_AGENT_PID=")):
+            k, v = part.split("=", 1)
+            env[k] = v
+    try:
+        subprocess.run(["ssh-add", str(key)], env=env, check=True, capture_output=True)
+        r = server.ssh("echo $SSH_AUTH_SOCK; ssh-add -l", extra=["-A"], env=env)
+        assert r.returncode == 0, r.stderr
+        sock, listing = r.stdout.decode().split("\n", 1)
+        assert sock.startswith("/tmp/tether-agent-")
+        assert "fwd-test" in listing
+        assert not os.path.exists(sock)  # removed with the session
+        r = server.ssh("echo ${SSH_AUTH_SOCK:-none}", env=env)  # no -A: no socket
+        assert r.stdout == b"none\n"
+    finally:
+        subprocess.run(["kill", env["SSH_AGENT_PID"]])

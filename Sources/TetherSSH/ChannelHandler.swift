@@ -91,7 +91,8 @@ enum ChannelPump {
         while rounds < 16 {
             rounds += 1
             if (ssh_get_poll_flags(session) & SSH_WRITE_PENDING) != 0 { return .open }
-            let window = Int(ssh_channel_window_size(channel))
+            // The peer chooses the window (up to 2^32-1): clamp, Int is 32 bits on armv7.
+            let window = Int(clamping: ssh_channel_window_size(channel))
             if window == 0 { return .open }
             let n = read(fd, scratch.baseAddress, min(window, scratch.count))
             if n < 0 {

@@ -113,9 +113,10 @@ struct WireReader {
 
     mutating func string() -> [UInt8]? {
         guard bytes.count - pos >= 4 else { return nil }
-        var len = 0
-        for i in 0..<4 { len = (len << 8) | Int(bytes[pos + i]) }
+        var len32: UInt32 = 0
+        for i in 0..<4 { len32 = (len32 << 8) | UInt32(bytes[pos + i]) }
         pos += 4
+        let len = Int(clamping: len32)  // Int is 32 bits on armv7
         guard bytes.count - pos >= len else { return nil }
         defer { pos += len }
         return Array(bytes[pos..<(pos + len)])

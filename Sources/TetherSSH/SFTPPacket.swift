@@ -127,9 +127,11 @@ struct SFTPReader {
     }
 
     mutating func string() -> [UInt8]? {
-        guard let n = u32(), bytes.count - pos >= Int(n) else { return nil }
-        defer { pos += Int(n) }
-        return Array(bytes[pos..<(pos + Int(n))])
+        guard let n32 = u32() else { return nil }
+        let n = Int(clamping: n32)  // Int is 32 bits on armv7
+        guard bytes.count - pos >= n else { return nil }
+        defer { pos += n }
+        return Array(bytes[pos..<(pos + n)])
     }
 
     mutating func text() -> String? { string().map { String(decoding: $0, as: UTF8.self) } }

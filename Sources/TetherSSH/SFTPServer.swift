@@ -25,7 +25,9 @@ public final class SFTPServer {
         let server = SFTPServer()
         while true {
             guard let header = readExactly(input, 4) else { return 0 }
-            let len = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
+            let len32 = UInt32(header[0]) << 24 | UInt32(header[1]) << 16 | UInt32(header[2]) << 8
+                | UInt32(header[3])
+            let len = Int(clamping: len32)
             guard len >= 1, len <= SFTP.maxPacket, let body = readExactly(input, len) else { return 1 }
             guard let reply = server.handle(body) else { continue }
             let rc = reply.withUnsafeBytes { tether_write_all(output, $0.baseAddress, $0.count) }
@@ -148,7 +150,7 @@ public final class SFTPServer {
     private func read(_ id: UInt32, _ r: inout SFTPReader) -> [UInt8] {
         guard let h = handleId(&r), case .file(let fd)? = handles[h] else { return status(id, .failure, "bad handle") }
         guard let offset = r.u64(), let len = r.u32() else { return bad(id) }
-        let want = min(Int(len), SFTP.maxReadLength)
+        let want = min(Int(clamping: len), SFTP.maxReadLength)
         var w = SFTPWriter(.data)
         w.u32(id)
         w.u32(0)  // length, patched below
@@ -224,7 +226,8 @@ public final class SFTPServer {
 
     private func handleId(_ r: inout SFTPReader) -> Int? {
         guard let b = r.string(), b.count == 4 else { return nil }
-        let n = Int(b[0]) << 24 | Int(b[1]) << 16 | Int(b[2]) << 8 | Int(b[3])
+        guard b[0] == 0, b[1] == 0 else { return nil }
+        let n = Int(b[2]) << 8 | Int(b[3])
         return n < handles.count ? n : nil
     }
 

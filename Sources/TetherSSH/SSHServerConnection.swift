@@ -172,7 +172,7 @@ public final class SSHServerConnection {
         switch type {
         case Int32(SSH_REQUEST_AUTH.rawValue):
             if state == .open {
-                _ = ssh_message_auth_reply_success(msg, 0)
+                // RFC 4252 5.1: requests after success are ignored.
                 return false
             }
             return authenticate(msg, now: now)
@@ -417,7 +417,9 @@ public final class SSHServerConnection {
             if !ok { SSHLog.info("auth publickey: hub signature does not verify") }
         }
         keyVerdicts.append((blob: p.blob, accepted: ok))
-        answerKey(p.message, isQuery: p.isQuery, accepted: ok, user: p.user, account: p.account, now: startedAt)
+        answerKey(
+            p.message, isQuery: p.isQuery, accepted: ok, user: p.user, account: p.account,
+            now: SSHClock.nowMs())
         ssh_message_free(p.message)
         if state != .closed { _ = ssh_blocking_flush(session, 0) }
     }

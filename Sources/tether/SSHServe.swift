@@ -3,7 +3,7 @@ import TetherSSH
 
 /// `tether ssh-serve --port N --host-key FILE [--shadow FILE] [--passwd FILE]
 ///  [--device-name NAME] [--single-user-hash HASH] [--permit-empty] [--oracle-key FILE]
-///  [--keepalive MS] [--builtin-sftp] [--socketpair] [--utmp F] [--wtmp F] [--verbose]`
+///  [--keepalive MS] [--builtin-sftp] [--builtin-sftp-runner QEMU] [--socketpair] [--utmp F] [--wtmp F] [--verbose]`
 /// `--socketpair` serves each connection through a socketpair, as the agent's slots do.
 /// A debug listener on 127.0.0.1:N that serves every TCP connection with the agent's SSH
 /// server in one small poll() loop, so real OpenSSH clients can be used in tests.
@@ -32,6 +32,13 @@ func sshServeCommand(_ args: [String]) -> Int {
             config.forceSingleUser = true
         case "--permit-empty": config.permitEmptyPasswords = true
         case "--builtin-sftp": config.sftpServerPaths = []
+        case "--builtin-sftp-runner":
+            // Tests under qemu-user without binfmt_misc: run the built-in SFTP server through
+            // the emulator, since the kernel cannot exec the ARM binary itself.
+            if let runner = value(), let me = realpath("/proc/self/exe", nil) {
+                config.builtinSFTP = (runner, [runner, String(cString: me), "sftp-server"])
+                free(me)
+            }
         case "--socketpair": viaSocketpair = true
         case "--utmp": config.utmpPath = value()
         case "--wtmp": config.wtmpPath = value()

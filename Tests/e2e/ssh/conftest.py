@@ -2,6 +2,7 @@
 key and shadow file, driven by the real OpenSSH client (ssh, sftp, scp)."""
 import os
 import pathlib
+import shutil
 import socket
 import subprocess
 import time
@@ -53,6 +54,8 @@ class Server:
         args += ["--utmp", str(self.utmp), "--wtmp", str(self.wtmp)]
         if passwd is not None:
             args += ["--passwd", str(passwd)]
+        if RUNNER:
+            args += ["--builtin-sftp-runner", shutil.which(RUNNER[0])]
         args += list(extra)
         self.log = open(tmp / f"serve-{self.port}.log", "w+")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)

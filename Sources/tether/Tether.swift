@@ -19,6 +19,10 @@ func runTether(arguments: [String]) -> Int {
         return wsEchoCommand(Array(args.dropFirst()))
     case "selftest":
         return SelfTest.run()
+    case "ssh-serve":
+        return sshServeCommand(Array(args.dropFirst()))
+    case "sftp-server":
+        return Int(SFTPServer.run())
     case "help", "--help", "-h":
         Console.out(usage)
         return 0
@@ -35,5 +39,7 @@ let usage = """
       --version     print version, target and build mode
       ws-echo URL   echo every WebSocket message of ws://URL back (conformance)
       selftest      run the built-in checks (codecs, crypto, libssh) and report
+      ssh-serve     debug SSH server on 127.0.0.1 (--port N --host-key FILE ...)
+      sftp-server   built-in SFTP v3 server on stdin/stdout (started by the SSH server)
       help          this text
     """

@@ -3,6 +3,7 @@
 // /etc/group: acceptable in a single-threaded parent).
 #define _GNU_SOURCE
 #include "CShimsSSH.h"
+#include "CShims.h"
 
 #include <crypt.h>
 #include <dirent.h>
@@ -101,11 +102,6 @@ int tether_crypt(const char *key, const char *setting, char *out, size_t cap) {
     return rc;
 }
 
-int tether_set_nonblocking(int fd) {
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
-    return 0;
-}
 
 int tether_open_read(const char *path) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -132,13 +128,7 @@ const char *tether_readdir_name(void *dir) {
     return e == NULL ? NULL : e->d_name;
 }
 
-void tether_ignore_sigpipe(void) { (void)signal(SIGPIPE, SIG_IGN); }
 
-int tether_set_cloexec(int fd) {
-    int fl = fcntl(fd, F_GETFD);
-    if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0) return -errno;
-    return 0;
-}
 
 int tether_openpty(int *master, int *slave, int rows, int cols) {
     int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -221,7 +211,7 @@ pid_t tether_spawn(const struct tether_spawn *s) {
     return -1;
 }
 
-pid_t tether_reap(pid_t pid, int *code) {
+pid_t tether_child_reap(pid_t pid, int *code) {
     int status = 0;
     pid_t r;
     do { r = waitpid(pid, &status, WNOHANG); } while (r < 0 && errno == EINTR);
@@ -276,12 +266,6 @@ int tether_tcp_connect_start(const char *host, int port) {
     return fd;
 }
 
-int tether_socket_error(int fd) {
-    int err = 0;
-    socklen_t len = sizeof(err);
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
-    return err;
-}
 
 int tether_tcp_listen(const char *addr, int port, int backlog) {
     struct sockaddr_in sa;
@@ -338,22 +322,6 @@ int tether_socketpair_stream(int fds[2], int bufsize) {
 }
 
 #if !defined(__GLIBC__)
-// Embedded Swift seeds Hasher with arc4random_buf (every payload-less enum is Hashable);
-// musl has none. Weak, so a definition elsewhere (another shim, a future musl) wins.
-__attribute__((weak)) void arc4random_buf(void *buf, size_t len) {
-    unsigned char *p = buf;
-    while (len > 0) {
-        ssize_t n = getrandom(p, len, 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            // No entropy source at all: Hasher only needs a seed, not a secret.
-            memset(p, 0x5a, len);
-            return;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-}
 #endif
 
 int tether_ptsname(int master, char *out, size_t cap) {

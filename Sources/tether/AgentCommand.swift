@@ -54,7 +54,7 @@ func agentCommand(_ args: [String]) -> Int {
     let context = RuntimeContext(loop: loop, resolver: Resolver(loop: loop), tls: tls,
                                  config: config, log: log, identity: identity)
     let policy = AgentPolicy(config: config)
-    let sessions: SessionServer? = nil
+    let sessions: SessionServer? = SSHSessions(context: context)
     // v1 sessions ride their own dial-backs and outlive the control connection.
     let v1 = config.transport == .v1 ? V1Service(context: context, policy: policy.keepalive, sessions: sessions) : nil
     let runtime = Runtime(context: context, policy: policy) { ctx, token, owner in

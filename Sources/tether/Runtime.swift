@@ -125,6 +125,7 @@ final class Runtime: TunnelOwner {
                     self.ctx.log.info("auth ok: \(r.name) in \(r.namespace)\(r.status.map { " (" + $0 + ")" } ?? "")")
                 }
                 self.ctx.deviceName = r.name
+                self.ctx.token = r.token
                 self.ctx.deviceUID = r.uid
                 self.ctx.namespace = r.namespace
             }

@@ -17,6 +17,8 @@ final class RuntimeContext {
     var deviceName = ""
     var deviceUID = ""
     var namespace = ""
+    /// The newest device token (bearer for the tunnel and the key oracle).
+    var token: String?
     /// Random numbers for jitter (arc4random/getrandom underneath).
     var rng = SystemRandomNumberGenerator()
 

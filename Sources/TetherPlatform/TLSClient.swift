@@ -34,6 +34,11 @@ public final class TLSClient {
     private let fdBox: UnsafeMutablePointer<Int32>
     private let sessionKey: String
     public private(set) var isHandshakeDone = false
+    private var handshakeCounted = false
+    /// DER of the highest certificate of the verified chain (the trust anchor), recorded by
+    /// the verify callback.
+    var chainTopDER: [UInt8]?
+    var chainTopDepth: Int32 = -1
     /// Whether a saved session was offered for resumption.
     public private(set) var offeredSession = false
 
@@ -59,9 +64,30 @@ public final class TLSClient {
         if reuseSession, let saved = context.savedSession(for: sessionKey) {
             offeredSession = mbedtls_ssl_set_session(ssl, saved.session) == 0
         }
+        if context.settings.verifyPeer && context.settings.compactTrust {
+            mbedtls_ssl_set_verify(ssl, { client, crt, depth, _ in
+                guard let client, let crt else { return 0 }
+                let me = Unmanaged<TLSClient>.fromOpaque(client).takeUnretainedValue()
+                if depth > me.chainTopDepth {
+                    me.chainTopDepth = depth
+                    me.chainTopDER = Array(UnsafeBufferPointer(start: crt.pointee.raw.p, count: crt.pointee.raw.len))
+                }
+                return 0  // observe only; mbedTLS decides
+            }, Unmanaged.passUnretained(self).toOpaque())
+        }
+        context.handshakeStarted()
+        handshakeCounted = true
+    }
+
+    private func endHandshake(success: Bool, untrusted: Bool) {
+        guard handshakeCounted else { return }
+        handshakeCounted = false
+        context.handshakeEnded(verifiedRoot: success ? chainTopDER : nil, untrusted: untrusted)
+        chainTopDER = nil
     }
 
     deinit {
+        endHandshake(success: false, untrusted: false)
         mbedtls_ssl_free(ssl)
         ssl.deallocate()
         fdBox.deallocate()
@@ -78,12 +104,17 @@ public final class TLSClient {
         case 0:
             isHandshakeDone = true
             if let s = TLSSavedSession(from: ssl) { context.remember(s, for: sessionKey) }
+            // A resumed session skips verification: nothing recorded, nothing to compact.
+            endHandshake(success: true, untrusted: false)
             return .done
         case MBEDTLS_ERR_SSL_WANT_READ: return .wantRead
         case MBEDTLS_ERR_SSL_WANT_WRITE: return .wantWrite
         case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED:
-            throw .verifyFailed(flags: mbedtls_ssl_get_verify_result(ssl), wallClock: WallClock.nowSeconds())
+            let flags = mbedtls_ssl_get_verify_result(ssl)
+            endHandshake(success: false, untrusted: flags & TLSError.flagNotTrusted != 0)
+            throw .verifyFailed(flags: flags, wallClock: WallClock.nowSeconds())
         default:
+            endHandshake(success: false, untrusted: false)
             // A refused resumption must not poison the next attempt.
             if offeredSession { context.forgetSessions() }
             throw .handshakeFailed(code: rc)

@@ -15,6 +15,7 @@ final class TestPKI: Sendable {
         openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null
         printf 'subjectAltName=DNS:localhost\\n' > san.ext
         openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile san.ext 2>/dev/null
+        openssl x509 -req -in server.csr -CA other.crt -CAkey other.key -CAcreateserial -out server-other.crt -days 2 -extfile san.ext 2>/dev/null
         cat > ca.cnf <<'X'
         [ca]
         default_ca = d
@@ -224,6 +225,40 @@ func fetchPage(_ c: TLSClient) throws -> String {
         try FileManager.default.copyItem(atPath: Self.pki.path("other.crt"), toPath: dir + "/b.pem")
         let d = try TLSContext(settings: TLSSettings(caDirectory: dir))
         #expect(d.trustedCount == 2)
+    }
+
+    @Test func trustCompactsToTheVerifyingRootAndRecovers() throws {
+        let dir = makeTempDir("cadir2")
+        try FileManager.default.copyItem(atPath: Self.pki.path("ca.crt"), toPath: dir + "/a.pem")
+        try FileManager.default.copyItem(atPath: Self.pki.path("other.crt"), toPath: dir + "/b.pem")
+        let ctx = try TLSContext(settings: TLSSettings(caDirectory: dir))
+        #expect(ctx.trustedCount == 2 && !ctx.trustCompacted)
+
+        let server = TestTLSServer(pki: Self.pki)
+        defer { server.stop() }
+        let fd = try connectBlocking(port: server.port)
+        let c = try TLSClient(context: ctx, fd: fd, serverName: "localhost", port: server.port)
+        try handshake(c)
+        close(fd)
+        #expect(ctx.trustCompacted)
+        #expect(ctx.trustedCount == 1)
+
+        // The hub moves to a certificate from the other CA: refused once, then recovered.
+        let moved = TestTLSServer(pki: Self.pki, cert: "server-other.crt")
+        defer { moved.stop() }
+        let fd2 = try connectBlocking(port: moved.port)
+        let c2 = try TLSClient(context: ctx, fd: fd2, serverName: "localhost", port: moved.port)
+        var caught: TLSError?
+        do { try handshake(c2) } catch { caught = error }
+        close(fd2)
+        guard case .verifyFailed(let flags, _)? = caught else { Issue.record("expected refusal"); return }
+        #expect(flags & TLSError.flagNotTrusted != 0)
+        #expect(!ctx.trustCompacted && ctx.trustedCount == 2)
+        let fd3 = try connectBlocking(port: moved.port)
+        defer { close(fd3) }
+        let c3 = try TLSClient(context: ctx, fd: fd3, serverName: "localhost", port: moved.port)
+        try handshake(c3)
+        #expect(ctx.trustCompacted && ctx.trustedCount == 1)
     }
 
     @Test func bufferedPlaintextIsReported() throws {

@@ -56,8 +56,8 @@ public enum Socket {
     /// `connectResult`. TCP_NODELAY is on (small interactive frames); SO_KEEPALIVE stays off
     /// (keepalive traffic is the policy's business, not the kernel's).
     public static func startConnect(to address: SocketAddress) throws(SocketError) -> (fd: Int32, connected: Bool) {
-        let fd = socket(address.addressFamily, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
-                        | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(address.addressFamily, cInt(SOCK_STREAM) | cInt(SOCK_NONBLOCK)
+                        | cInt(SOCK_CLOEXEC), 0)
         if fd < 0 { throw .socketFailed(Errno.current) }
         _ = setNoDelay(fd, true)
         let rc = address.withSockaddr { connect(fd, $0, $1) }

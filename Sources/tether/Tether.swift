@@ -7,14 +7,16 @@ import TetherWire
 /// Dispatches the command line. Returns the process exit status.
 func runTether(arguments: [String]) -> Int {
     let args = Array(arguments.dropFirst())
-    guard let command = args.first else {
-        Console.err("tether: no command given; try 'tether help'")
-        return 2
-    }
+    // Like the Go agent, no command means: run the agent.
+    let command = args.first ?? "run"
     switch command {
+    case "run":
+        return agentCommand(Array(args.dropFirst()))
     case "--version", "version":
         Console.out(BuildInfo.versionLine)
         return 0
+    case "ws-echo":
+        return wsEchoCommand(Array(args.dropFirst()))
     case "selftest":
         return SelfTest.run()
     case "help", "--help", "-h":
@@ -28,7 +30,10 @@ func runTether(arguments: [String]) -> Int {
 
 let usage = """
     usage: tether <command>
+      run           run the agent (the default): SHELLHUB_* settings from the
+                    environment or /etc/tether.conf
       --version     print version, target and build mode
+      ws-echo URL   echo every WebSocket message of ws://URL back (conformance)
       selftest      run the built-in checks (codecs, crypto, libssh) and report
       help          this text
     """

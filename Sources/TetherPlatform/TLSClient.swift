@@ -22,7 +22,9 @@ public enum TLSIOResult: Equatable, Sendable {
 /// One TLS client connection over a connected non-blocking socket. Drive `handshake()` until
 /// `.done`, waiting for the readiness it asks for; then `read`/`write`. After a read, check
 /// `bytesAvailable`: decrypted bytes already buffered in mbedTLS do not make the fd readable.
-/// A write that returned want-read/want-write must be repeated with the same bytes.
+/// A write that returned want-read/want-write must be repeated starting with the same bytes
+/// (more may follow: the client then reports only the length of the record already built,
+/// because mbedTLS 2.28 answers a retry with whatever length it is given).
 public final class TLSClient {
     /// MBEDTLS_ERR_NET_CONN_RESET (net_sockets.h, not in the CMbedTLS module map), as the BIO
     /// shims return it for ECONNRESET/EPIPE.
@@ -35,6 +37,8 @@ public final class TLSClient {
     private let sessionKey: String
     public private(set) var isHandshakeDone = false
     private var handshakeCounted = false
+    /// Plaintext length of the record mbedTLS holds after a write returned want-read/write.
+    private var retryLength = 0
     /// DER of the highest certificate of the verified chain (the trust anchor), recorded by
     /// the verify callback.
     var chainTopDER: [UInt8]?
@@ -137,11 +141,22 @@ public final class TLSClient {
     /// Encrypts and sends (a prefix of) `buffer`. At most one record's payload per call.
     public func write(from buffer: UnsafeRawBufferPointer) throws(TLSError) -> TLSIOResult {
         if buffer.count == 0 { return .bytes(0) }
-        let rc = mbedtls_ssl_write(ssl, buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), buffer.count)
-        if rc > 0 { return .bytes(Int(rc)) }
+        // After want-read/write mbedTLS only flushes the record it built and returns the
+        // length passed in: pass the record's length, not the (possibly longer) new buffer.
+        var length = buffer.count
+        if retryLength > 0 { length = min(length, retryLength) }
+        let rc = mbedtls_ssl_write(ssl, buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), length)
+        if rc > 0 {
+            retryLength = 0
+            return .bytes(Int(rc))
+        }
         switch rc {
-        case MBEDTLS_ERR_SSL_WANT_READ: return .wantRead
-        case MBEDTLS_ERR_SSL_WANT_WRITE: return .wantWrite
+        case MBEDTLS_ERR_SSL_WANT_READ, MBEDTLS_ERR_SSL_WANT_WRITE:
+            if retryLength == 0 {
+                let maxPayload = Int(mbedtls_ssl_get_max_out_record_payload(ssl))
+                retryLength = maxPayload > 0 ? min(length, maxPayload) : length
+            }
+            return rc == MBEDTLS_ERR_SSL_WANT_READ ? .wantRead : .wantWrite
         case TLSClient.netConnReset: return .closed
         default: throw .ioFailed(code: rc)
         }

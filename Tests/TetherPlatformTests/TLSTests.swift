@@ -261,6 +261,70 @@ func fetchPage(_ c: TLSClient) throws -> String {
         #expect(ctx.trustCompacted && ctx.trustedCount == 1)
     }
 
+    @Test func retriedWriteWithMoreBytesReportsTheRecordLength() throws {
+        // s_server without -www copies what it receives to stdout; while nobody drains that
+        // pipe it stops reading the socket, so our writes back up until want-write.
+        let probe = listenLoopback()
+        let port = probe.port
+        close(probe.fd)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        p.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", Self.pki.path("server.crt"),
+                       "-key", Self.pki.path("server.key"), "-quiet"]
+        let out = Pipe(), inp = Pipe()
+        p.standardOutput = out
+        p.standardInput = inp
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        for _ in 0..<100 {
+            let probeFd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let ok = SocketAddress(numericHost: "127.0.0.1", port: port)!.withSockaddr { connect(probeFd, $0, $1) } == 0
+            close(probeFd)
+            if ok { break }
+            usleep(20_000)
+        }
+        let fd = try connectBlocking(port: port)
+        defer { close(fd) }
+        let ctx = try TLSContext(settings: TLSSettings(caFile: Self.pki.path("ca.crt")))
+        let c = try TLSClient(context: ctx, fd: fd, serverName: "localhost", port: port)
+        try handshake(c)
+        func pattern(_ from: Int, _ n: Int) -> [UInt8] { (from..<(from + n)).map { UInt8(truncatingIfNeeded: $0 % 251) } }
+        var sent = 0
+        var blocked = false
+        for _ in 0..<200_000 {
+            let r = try pattern(sent, 1000).withUnsafeBytes { try c.write(from: $0) }
+            if case .bytes(let n) = r { sent += n; continue }
+            blocked = true
+            break
+        }
+        #expect(blocked)
+        // Drain s_server's stdout in the background from now on.
+        nonisolated(unsafe) var received: [UInt8] = []
+        let reader = Thread {
+            while true {
+                let d = out.fileHandleForReading.availableData
+                if d.isEmpty { break }
+                received += d
+            }
+        }
+        reader.start()
+        // Retry with the same 1000 bytes followed by 2000 more.
+        var r = TLSIOResult.wantWrite
+        for _ in 0..<500 where r == .wantWrite || r == .wantRead {
+            waitFor(fd, .wantWrite, timeoutMs: 20)
+            r = try pattern(sent, 3000).withUnsafeBytes { try c.write(from: $0) }
+        }
+        #expect(r == .bytes(1000))
+        sent += 1000
+        let tail = try pattern(sent, 500).withUnsafeBytes { try c.write(from: $0) }
+        #expect(tail == .bytes(500))
+        sent += 500
+        for _ in 0..<200 where received.count < sent { usleep(20_000) }
+        #expect(received.count == sent)
+        #expect(received == pattern(0, sent))
+    }
+
     @Test func bufferedPlaintextIsReported() throws {
         let server = TestTLSServer(pki: Self.pki)
         defer { server.stop() }

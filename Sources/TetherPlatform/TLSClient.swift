@@ -43,6 +43,10 @@ public final class TLSClient {
     /// the verify callback.
     var chainTopDER: [UInt8]?
     var chainTopDepth: Int32 = -1
+    /// Address bytes when the server is named by an IP literal.
+    private var serverAddress: [UInt8]?
+    /// GeneralName tag of an iPAddress SAN: context-specific, primitive, [7].
+    static let sanIPAddressTag: Int32 = 0x87
     /// Whether a saved session was offered for resumption.
     public private(set) var offeredSession = false
 
@@ -68,19 +72,48 @@ public final class TLSClient {
         if reuseSession, let saved = context.savedSession(for: sessionKey) {
             offeredSession = mbedtls_ssl_set_session(ssl, saved.session) == 0
         }
-        if context.settings.verifyPeer && context.settings.compactTrust {
-            mbedtls_ssl_set_verify(ssl, { client, crt, depth, _ in
-                guard let client, let crt else { return 0 }
+        serverAddress = SocketAddress(numericHost: serverName, port: 0)?.bytes
+        if context.settings.verifyPeer {
+            mbedtls_ssl_set_verify(ssl, { client, crt, depth, flags in
+                guard let client, let crt, let flags else { return 0 }
                 let me = Unmanaged<TLSClient>.fromOpaque(client).takeUnretainedValue()
-                if depth > me.chainTopDepth {
-                    me.chainTopDepth = depth
-                    me.chainTopDER = Array(UnsafeBufferPointer(start: crt.pointee.raw.p, count: crt.pointee.raw.len))
-                }
-                return 0  // observe only; mbedTLS decides
+                me.inspect(crt, depth: depth, flags: flags)
+                return 0
             }, Unmanaged.passUnretained(self).toOpaque())
         }
         context.handshakeStarted()
         handshakeCounted = true
+    }
+
+    /// Called by mbedTLS for each certificate of the chain, trust anchor (highest depth)
+    /// first, leaf (depth 0) last, with the flags it found.
+    ///
+    /// - Records the trust anchor for trust compaction.
+    /// - Matches an IP-literal server name against the leaf's iPAddress SANs: mbedTLS 2.28
+    ///   compares names with the CN and dNSName SANs only, so a hub reached as
+    ///   https://192.0.2.10 with a certificate for that address would be refused. Only the
+    ///   name-mismatch flag is cleared, and only on an exact address match.
+    private func inspect(_ crt: UnsafeMutablePointer<mbedtls_x509_crt>, depth: Int32,
+                         flags: UnsafeMutablePointer<UInt32>) {
+        if context.settings.compactTrust && depth > chainTopDepth {
+            chainTopDepth = depth
+            chainTopDER = Array(UnsafeBufferPointer(start: crt.pointee.raw.p, count: crt.pointee.raw.len))
+        }
+        guard depth == 0, let address = serverAddress,
+              flags.pointee & TLSError.flagNameMismatch != 0 else { return }
+        var san: mbedtls_x509_sequence? = crt.pointee.subject_alt_names
+        while let entry = san {
+            let buf = entry.buf
+            if buf.tag == TLSClient.sanIPAddressTag, buf.len == address.count, let p = buf.p {
+                var same = true
+                for i in 0..<address.count where p[i] != address[i] { same = false }
+                if same {
+                    flags.pointee &= ~TLSError.flagNameMismatch
+                    return
+                }
+            }
+            san = entry.next?.pointee
+        }
     }
 
     private func endHandshake(success: Bool, untrusted: Bool) {

@@ -13,7 +13,7 @@ final class TestPKI: Sendable {
         openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -subj /CN=TetherTestCA -days 2 2>/dev/null
         openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.crt -subj /CN=OtherCA -days 2 2>/dev/null
         openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null
-        printf 'subjectAltName=DNS:localhost\\n' > san.ext
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\\n' > san.ext
         openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile san.ext 2>/dev/null
         openssl x509 -req -in server.csr -CA other.crt -CAkey other.key -CAcreateserial -out server-other.crt -days 2 -extfile san.ext 2>/dev/null
         cat > ca.cnf <<'X'
@@ -182,6 +182,26 @@ func fetchPage(_ c: TLSClient) throws -> String {
         #expect(flags & TLSError.flagNameMismatch != 0)
         #expect(flags & TLSError.flagNotTrusted == 0)
         #expect(caught!.message == "tls: certificate refused: name mismatch")
+    }
+
+    @Test func ipLiteralMatchesIPAddressSAN() throws {
+        // mbedTLS 2.28 matches only CN and DNS SANs; TLSClient adds iPAddress SAN matching.
+        let server = TestTLSServer(pki: Self.pki)
+        defer { server.stop() }
+        let ctx = try TLSContext(settings: TLSSettings(caFile: Self.pki.path("ca.crt")))
+        let fd = try connectBlocking(port: server.port)
+        let c = try TLSClient(context: ctx, fd: fd, serverName: "127.0.0.1", port: server.port)
+        try handshake(c)
+        #expect(c.isHandshakeDone)
+        close(fd)  // s_server serves one connection at a time
+        // An address the certificate does not name is still refused.
+        let fd2 = try connectBlocking(port: server.port)
+        defer { close(fd2) }
+        let c2 = try TLSClient(context: ctx, fd: fd2, serverName: "127.0.0.2", port: server.port)
+        var caught: TLSError?
+        do { try handshake(c2) } catch { caught = error }
+        guard case .verifyFailed(let flags, _)? = caught else { Issue.record("127.0.0.2 accepted"); return }
+        #expect(flags & TLSError.flagNameMismatch != 0)
     }
 
     @Test func certificateFromTheFutureBlamesTheClock() throws {

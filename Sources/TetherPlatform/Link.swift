@@ -102,8 +102,6 @@ public final class Link: IOHandler {
     private var deferred = TimerToken.none
     private var readingPaused = false
     private var refusedSend = false
-    /// Length of a TLS write that returned want-read/want-write: it must be retried as is.
-    private var tlsRetryLength = 0
     private var tlsWriteWantsRead = false
     private var tlsReadWantsWrite = false
     private var proxyFill = 0
@@ -415,24 +413,20 @@ public final class Link: IOHandler {
         while !output.isEmpty && (state == .open || state == .closing) {
             let moved: Int
             if let t = tls {
-                let length = tlsRetryLength > 0 ? tlsRetryLength : min(output.count, 16_384)
-                let chunk = output.headChunk(max: length)
-                // mbedtls_ssl_write must see the same length again after want-read/write; a
-                // chunk split by the ring's wrap is shorter, and that is the length we keep.
+                // After want-read/write the head bytes are unchanged (the queue only grows at
+                // the tail), which is what TLSClient.write needs for its retry.
+                let chunk = output.headChunk(max: 16_384)
                 let r: TLSIOResult
                 do { r = try t.write(from: chunk) } catch { fail(.tls(error)); return }
                 switch r {
                 case .bytes(let k):
                     moved = k
-                    tlsRetryLength = 0
                     tlsWriteWantsRead = false
                 case .wantWrite:
-                    tlsRetryLength = chunk.count
                     tlsWriteWantsRead = false
                     updateInterest()
                     return
                 case .wantRead:
-                    tlsRetryLength = chunk.count
                     tlsWriteWantsRead = true
                     updateInterest()
                     return

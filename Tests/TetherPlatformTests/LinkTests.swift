@@ -193,6 +193,82 @@ func spin(_ loop: EventLoop, ms: UInt64 = 5000, until done: () -> Bool) {
         #expect(link.tls == nil)  // released at close
     }
 
+    @Test func tlsBulkUploadArrivesIntact() throws {
+        // 2 MiB through a 16 KiB output queue into an s_server that copies to a slow stdout:
+        // backpressure, want-write retries and record boundaries all get exercised.
+        let pki = TLSTests.pki
+        let probe = listenLoopback()
+        let port = probe.port
+        close(probe.fd)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        p.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", pki.path("server.crt"),
+                       "-key", pki.path("server.key"), "-quiet"]
+        let out = Pipe(), inp = Pipe()
+        p.standardOutput = out
+        p.standardInput = inp
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        for _ in 0..<100 {
+            let probeFd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let ok = SocketAddress(numericHost: "127.0.0.1", port: port)!.withSockaddr { connect(probeFd, $0, $1) } == 0
+            close(probeFd)
+            if ok { break }
+            usleep(20_000)
+        }
+        nonisolated(unsafe) var received: [UInt8] = []
+        let lock = NSLock()
+        let reader = Thread {
+            usleep(300_000)  // let everything back up first
+            while true {
+                let d = out.fileHandleForReading.availableData
+                if d.isEmpty { break }
+                lock.lock(); received += d; lock.unlock()
+                usleep(2_000)  // a slow consumer
+            }
+        }
+        reader.start()
+
+        let loop = EventLoop()
+        let ctx = try TLSContext(settings: TLSSettings(caFile: pki.path("ca.crt")))
+        let d = RecordingLink()
+        var opts = LinkOptions(host: "localhost", port: port, tls: ctx)
+        opts.outputCapacity = 16_384
+        let link = Link(loop: loop, resolver: Resolver(loop: loop), options: opts, delegate: d)
+        link.open()
+        spin(loop) { d.opened == 1 }
+        Socket.setSendBuffer(link.fd, bytes: 16_384)
+        let total = 2 * 1024 * 1024
+        func chunk(_ from: Int, _ n: Int) -> [UInt8] { (from..<(from + n)).map { UInt8(truncatingIfNeeded: $0 &* 7 % 253) } }
+        var queued = 0
+        var refusals = 0
+        let deadline = MonotonicClock.nowMilliseconds() + 30_000
+        while queued < total && MonotonicClock.nowMilliseconds() < deadline {
+            let n = min(3000, total - queued)
+            if link.send(chunk(queued, n)) {
+                queued += n
+            } else {
+                refusals += 1
+                let before = d.writable
+                spin(loop, ms: 5000) { d.writable > before }
+            }
+        }
+        spin(loop, ms: 10_000) { link.pendingOutput == 0 }
+        #expect(queued == total)
+        #expect(refusals > 0)
+        #expect(link.bytesSent == UInt64(total))
+        for _ in 0..<500 {
+            lock.lock(); let n = received.count; lock.unlock()
+            if n >= total { break }
+            usleep(20_000)
+        }
+        lock.lock(); let got = received; lock.unlock()
+        #expect(got.count == total)
+        #expect(got == chunk(0, total))
+        link.abort()
+    }
+
     @Test func tlsVerifyFailureEndsLink() throws {
         let pki = TLSTests.pki
         let server = TestTLSServer(pki: pki)

@@ -83,6 +83,8 @@ public final class EventLoop {
     private var signalReader: SignalPipeReader?
     var onTerminate: (() -> Void)?
     var onHangup: (() -> Void)?
+    /// Other watched signals (e.g. SIGCHLD for the SSH sessions' children), few by nature.
+    private var signalActions: [(signo: Int32, action: () -> Void)] = []
     private var stopRequested = false
 
     public init(maxDescriptors: Int = EventLoop.defaultMaxDescriptors,
@@ -248,13 +250,32 @@ public final class EventLoop {
     /// Puts back the default dispositions of SIGTERM/SIGINT/SIGHUP and stops watching the pipe.
     public func unwatchSignals() {
         for signo in [SIGTERM, SIGINT, SIGHUP] { _ = tether_signal_restore(signo) }
+        for entry in signalActions { _ = tether_signal_restore(entry.signo) }
+        signalActions.removeAll()
         if signalReader != nil {
-            unregister(fd: tether_signal_pipe())
+            let fd = tether_signal_pipe()
+            unregister(fd: fd)
             signalReader = nil
+            // Leftover bytes would be delivered to whichever loop watches next.
+            var byte: UInt8 = 0
+            while read(fd, &byte, 1) > 0 {}
         }
     }
 
+    /// Runs `action` from the loop whenever `signo` arrives (through the same self-pipe), e.g.
+    /// SIGCHLD to reap children. Call `watchSignals` too, or the pipe is not watched.
+    public func watch(signal signo: Int32, _ action: @escaping () -> Void) throws(EventLoopError) {
+        let rc = tether_signal_watch(signo)
+        if rc < 0 { throw .signalSetupFailed(-rc) }
+        signalActions.removeAll { $0.signo == signo }
+        signalActions.append((signo, action))
+    }
+
     func deliver(signal signo: Int32) {
+        for entry in signalActions where entry.signo == signo {
+            entry.action()
+            return
+        }
         if signo == SIGHUP {
             if let h = onHangup { h() } else { Logger.shared.reopen() }
         } else {

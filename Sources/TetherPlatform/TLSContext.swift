@@ -17,6 +17,10 @@ public struct TLSSettings: Sendable {
     public var verifyPeer = true
     public var maxFragment = MaxFragment.b4096
     public var sessionTickets = true
+    /// After the first verified handshake, keep only the root CA that verified it and free the
+    /// rest of the bundle (Debian's 139 roots take about 450 KiB of heap; one takes 8 KiB).
+    /// A later "unknown CA" failure reloads the full bundle for the next attempt.
+    public var compactTrust = true
 
     public init(caFile: String? = nil, caDirectory: String? = nil) {
         self.caFile = caFile
@@ -60,7 +64,13 @@ public final class TLSContext {
 
     let config: UnsafeMutablePointer<mbedtls_ssl_config>
     private let drbg: UnsafeMutablePointer<mbedtls_ctr_drbg_context>
-    private let chain: UnsafeMutablePointer<mbedtls_x509_crt>
+    private var chain: UnsafeMutablePointer<mbedtls_x509_crt>
+    /// Handshakes in progress: the CA chain may only be swapped when none is.
+    private var handshakesInFlight = 0
+    private var pendingRootDER: [UInt8]?
+    private var pendingReload = false
+    /// Whether the trust store has been reduced to the root that verified the server.
+    public private(set) var trustCompacted = false
     private var sessionKeys: [String] = []
     private var sessions: [TLSSavedSession] = []
 
@@ -91,7 +101,8 @@ public final class TLSContext {
         mbedtls_ssl_conf_renegotiation(config, MBEDTLS_SSL_RENEGOTIATION_DISABLED)
 
         if settings.verifyPeer {
-            try loadTrust()
+            try loadTrust(into: chain)
+            trustedCount = countChain(chain)
             mbedtls_ssl_conf_ca_chain(config, chain, nil)
             mbedtls_ssl_conf_authmode(config, MBEDTLS_SSL_VERIFY_REQUIRED)
         } else {
@@ -109,9 +120,59 @@ public final class TLSContext {
         drbg.deallocate()
     }
 
+    // MARK: trust compaction
+
+    func handshakeStarted() { handshakesInFlight += 1 }
+
+    /// A handshake ended; `verifiedRoot` is the DER of the trust anchor of a successful one,
+    /// `untrusted` tells of an "unknown CA" failure.
+    func handshakeEnded(verifiedRoot: [UInt8]?, untrusted: Bool) {
+        handshakesInFlight -= 1
+        if settings.verifyPeer && settings.compactTrust {
+            if let root = verifiedRoot, !trustCompacted { pendingRootDER = root }
+            if untrusted && trustCompacted { pendingReload = true }
+        }
+        guard handshakesInFlight == 0 else { return }
+        if pendingReload {
+            pendingReload = false
+            pendingRootDER = nil
+            if replaceChain({ fresh in (try? loadTrust(into: fresh)) != nil }) {
+                trustCompacted = false
+            }
+        } else if let root = pendingRootDER {
+            pendingRootDER = nil
+            let done = replaceChain { fresh in
+                root.withUnsafeBufferPointer { mbedtls_x509_crt_parse_der(fresh, $0.baseAddress, $0.count) == 0 }
+            }
+            if done {
+                trustCompacted = true
+                trustedCount = 1
+            }
+        }
+    }
+
+    /// Builds a new chain with `fill` and, when it yields certificates, installs it in place of
+    /// the current one (no handshake is using the chain at this point).
+    @discardableResult
+    private func replaceChain(_ fill: (UnsafeMutablePointer<mbedtls_x509_crt>) -> Bool) -> Bool {
+        let fresh = UnsafeMutablePointer<mbedtls_x509_crt>.allocate(capacity: 1)
+        mbedtls_x509_crt_init(fresh)
+        guard fill(fresh), fresh.pointee.raw.len > 0 else {
+            mbedtls_x509_crt_free(fresh)
+            fresh.deallocate()
+            return false
+        }
+        mbedtls_ssl_conf_ca_chain(config, fresh, nil)
+        mbedtls_x509_crt_free(chain)
+        chain.deallocate()
+        chain = fresh
+        trustedCount = countChain(chain)
+        return true
+    }
+
     /// Explicit file/dir (settings or environment) must load; without them, the first system
     /// bundle that yields certificates wins, then the system directory.
-    private func loadTrust() throws(TLSError) {
+    private func loadTrust(into chain: UnsafeMutablePointer<mbedtls_x509_crt>) throws(TLSError) {
         var sources: [String] = []
         if let f = settings.caFile {
             let rc = mbedtls_x509_crt_parse_file(chain, f)
@@ -125,7 +186,7 @@ public final class TLSContext {
         }
         if sources.isEmpty {
             for f in TLSSettings.systemBundles where access(f, R_OK) == 0 {
-                if mbedtls_x509_crt_parse_file(chain, f) >= 0 && countChain() > 0 {
+                if mbedtls_x509_crt_parse_file(chain, f) >= 0 && countChain(chain) > 0 {
                     sources.append(f)
                     break
                 }
@@ -133,14 +194,13 @@ public final class TLSContext {
         }
         if sources.isEmpty {
             for d in TLSSettings.systemDirectories where access(d, R_OK) == 0 {
-                if mbedtls_x509_crt_parse_path(chain, d) >= 0 && countChain() > 0 {
+                if mbedtls_x509_crt_parse_path(chain, d) >= 0 && countChain(chain) > 0 {
                     sources.append(d)
                     break
                 }
             }
         }
-        trustedCount = countChain()
-        if trustedCount == 0 {
+        if countChain(chain) == 0 {
             var tried = ""
             for s in [settings.caFile, settings.caDirectory] { if let s { tried += s + " " } }
             if tried.isEmpty { tried = TLSSettings.systemBundles[0] + " ..." }
@@ -149,7 +209,7 @@ public final class TLSContext {
         trustSource = sources.joined(separator: ",")
     }
 
-    private func countChain() -> Int {
+    private func countChain(_ chain: UnsafeMutablePointer<mbedtls_x509_crt>) -> Int {
         var n = 0
         var c: UnsafeMutablePointer<mbedtls_x509_crt>? = chain
         while let cert = c {

@@ -146,4 +146,18 @@ final class RecordingHandler: IOHandler {
         #expect(MonotonicClock.nowMilliseconds() - before < 1000)
         #expect(!loop.isRunning)
     }
+
+    @Test func extraSignalsAndChildren() throws {
+        let loop = EventLoop()
+        var usr1 = 0
+        try loop.watchSignals()
+        try loop.watch(signal: SIGUSR1) { usr1 += 1 }
+        defer { loop.unwatchSignals() }
+        _ = tether_raise(SIGUSR1)
+        _ = tether_raise(SIGUSR1)
+        loop.runOnce(maxWaitMilliseconds: 1000)
+        if usr1 < 2 { loop.runOnce(maxWaitMilliseconds: 100) }
+        #expect(usr1 >= 1)  // standard signals may coalesce
+        #expect(loop.isRunning == false)
+    }
 }

@@ -13,8 +13,9 @@ final class TestPKI: Sendable {
         openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -subj /CN=TetherTestCA -days 2 2>/dev/null
         openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.crt -subj /CN=OtherCA -days 2 2>/dev/null
         openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null
-        printf 'subjectAltName=DNS:localhost\\n' > san.ext
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\\n' > san.ext
         openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile san.ext 2>/dev/null
+        openssl x509 -req -in server.csr -CA other.crt -CAkey other.key -CAcreateserial -out server-other.crt -days 2 -extfile san.ext 2>/dev/null
         cat > ca.cnf <<'X'
         [ca]
         default_ca = d
@@ -183,6 +184,26 @@ func fetchPage(_ c: TLSClient) throws -> String {
         #expect(caught!.message == "tls: certificate refused: name mismatch")
     }
 
+    @Test func ipLiteralMatchesIPAddressSAN() throws {
+        // mbedTLS 2.28 matches only CN and DNS SANs; TLSClient adds iPAddress SAN matching.
+        let server = TestTLSServer(pki: Self.pki)
+        defer { server.stop() }
+        let ctx = try TLSContext(settings: TLSSettings(caFile: Self.pki.path("ca.crt")))
+        let fd = try connectBlocking(port: server.port)
+        let c = try TLSClient(context: ctx, fd: fd, serverName: "127.0.0.1", port: server.port)
+        try handshake(c)
+        #expect(c.isHandshakeDone)
+        close(fd)  // s_server serves one connection at a time
+        // An address the certificate does not name is still refused.
+        let fd2 = try connectBlocking(port: server.port)
+        defer { close(fd2) }
+        let c2 = try TLSClient(context: ctx, fd: fd2, serverName: "127.0.0.2", port: server.port)
+        var caught: TLSError?
+        do { try handshake(c2) } catch { caught = error }
+        guard case .verifyFailed(let flags, _)? = caught else { Issue.record("127.0.0.2 accepted"); return }
+        #expect(flags & TLSError.flagNameMismatch != 0)
+    }
+
     @Test func certificateFromTheFutureBlamesTheClock() throws {
         let server = TestTLSServer(pki: Self.pki, cert: "future.crt")
         defer { server.stop() }
@@ -224,6 +245,104 @@ func fetchPage(_ c: TLSClient) throws -> String {
         try FileManager.default.copyItem(atPath: Self.pki.path("other.crt"), toPath: dir + "/b.pem")
         let d = try TLSContext(settings: TLSSettings(caDirectory: dir))
         #expect(d.trustedCount == 2)
+    }
+
+    @Test func trustCompactsToTheVerifyingRootAndRecovers() throws {
+        let dir = makeTempDir("cadir2")
+        try FileManager.default.copyItem(atPath: Self.pki.path("ca.crt"), toPath: dir + "/a.pem")
+        try FileManager.default.copyItem(atPath: Self.pki.path("other.crt"), toPath: dir + "/b.pem")
+        let ctx = try TLSContext(settings: TLSSettings(caDirectory: dir))
+        #expect(ctx.trustedCount == 2 && !ctx.trustCompacted)
+
+        let server = TestTLSServer(pki: Self.pki)
+        defer { server.stop() }
+        let fd = try connectBlocking(port: server.port)
+        let c = try TLSClient(context: ctx, fd: fd, serverName: "localhost", port: server.port)
+        try handshake(c)
+        close(fd)
+        #expect(ctx.trustCompacted)
+        #expect(ctx.trustedCount == 1)
+
+        // The hub moves to a certificate from the other CA: refused once, then recovered.
+        let moved = TestTLSServer(pki: Self.pki, cert: "server-other.crt")
+        defer { moved.stop() }
+        let fd2 = try connectBlocking(port: moved.port)
+        let c2 = try TLSClient(context: ctx, fd: fd2, serverName: "localhost", port: moved.port)
+        var caught: TLSError?
+        do { try handshake(c2) } catch { caught = error }
+        close(fd2)
+        guard case .verifyFailed(let flags, _)? = caught else { Issue.record("expected refusal"); return }
+        #expect(flags & TLSError.flagNotTrusted != 0)
+        #expect(!ctx.trustCompacted && ctx.trustedCount == 2)
+        let fd3 = try connectBlocking(port: moved.port)
+        defer { close(fd3) }
+        let c3 = try TLSClient(context: ctx, fd: fd3, serverName: "localhost", port: moved.port)
+        try handshake(c3)
+        #expect(ctx.trustCompacted && ctx.trustedCount == 1)
+    }
+
+    @Test func retriedWriteWithMoreBytesReportsTheRecordLength() throws {
+        // s_server without -www copies what it receives to stdout; while nobody drains that
+        // pipe it stops reading the socket, so our writes back up until want-write.
+        let probe = listenLoopback()
+        let port = probe.port
+        close(probe.fd)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        p.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", Self.pki.path("server.crt"),
+                       "-key", Self.pki.path("server.key"), "-quiet"]
+        let out = Pipe(), inp = Pipe()
+        p.standardOutput = out
+        p.standardInput = inp
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        for _ in 0..<100 {
+            let probeFd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let ok = SocketAddress(numericHost: "127.0.0.1", port: port)!.withSockaddr { connect(probeFd, $0, $1) } == 0
+            close(probeFd)
+            if ok { break }
+            usleep(20_000)
+        }
+        let fd = try connectBlocking(port: port)
+        defer { close(fd) }
+        let ctx = try TLSContext(settings: TLSSettings(caFile: Self.pki.path("ca.crt")))
+        let c = try TLSClient(context: ctx, fd: fd, serverName: "localhost", port: port)
+        try handshake(c)
+        func pattern(_ from: Int, _ n: Int) -> [UInt8] { (from..<(from + n)).map { UInt8(truncatingIfNeeded: $0 % 251) } }
+        var sent = 0
+        var blocked = false
+        for _ in 0..<200_000 {
+            let r = try pattern(sent, 1000).withUnsafeBytes { try c.write(from: $0) }
+            if case .bytes(let n) = r { sent += n; continue }
+            blocked = true
+            break
+        }
+        #expect(blocked)
+        // Drain s_server's stdout in the background from now on.
+        nonisolated(unsafe) var received: [UInt8] = []
+        let reader = Thread {
+            while true {
+                let d = out.fileHandleForReading.availableData
+                if d.isEmpty { break }
+                received += d
+            }
+        }
+        reader.start()
+        // Retry with the same 1000 bytes followed by 2000 more.
+        var r = TLSIOResult.wantWrite
+        for _ in 0..<500 where r == .wantWrite || r == .wantRead {
+            waitFor(fd, .wantWrite, timeoutMs: 20)
+            r = try pattern(sent, 3000).withUnsafeBytes { try c.write(from: $0) }
+        }
+        #expect(r == .bytes(1000))
+        sent += 1000
+        let tail = try pattern(sent, 500).withUnsafeBytes { try c.write(from: $0) }
+        #expect(tail == .bytes(500))
+        sent += 500
+        for _ in 0..<200 where received.count < sent { usleep(20_000) }
+        #expect(received.count == sent)
+        #expect(received == pattern(0, sent))
     }
 
     @Test func bufferedPlaintextIsReported() throws {

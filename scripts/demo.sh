@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
-# `make demo`: installs what is needed, builds Tether for the host and for a board, and shows
-# both running (the board binary under qemu-user). Once the agent runtime lands this starts the
-# dev hub and the agent on loopback and prints the ssh command that reaches this machine.
+# `make demo`: installs what is needed, builds Tether, starts the dev hub (ShellHub's server
+# side) with nginx TLS in front and the agent on loopback, prints the exact ssh command that
+# reaches this machine's own shell through the tunnel, runs one command through it, and keeps
+# everything up until Ctrl-C. DEMO_ONCE=1 stops right after the proof command;
+# DEMO_TRANSPORT=1 uses ShellHub's v1 transport (revdial) instead of v2 (yamux).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 swift build
-echo
-echo "== host build"
-.build/debug/tether --version
-.build/debug/tether selftest
-echo
-echo "== board build: raspberrypi4 (static aarch64, run under qemu-aarch64-static)"
-bash cross/build.sh raspberrypi4
-file dist/raspberrypi4/tether
-qemu-aarch64-static dist/raspberrypi4/tether selftest
+bin=$PWD/.build/debug/tether
+"$bin" --version
+args=(--tether "$bin" --tls --transport "${DEMO_TRANSPORT:-2}")
+[ -n "${DEMO_ONCE:-}" ] && args+=(--once)
+cd Tests
+exec ../.venv/bin/python -m hub.demo "${args[@]}"

@@ -2,53 +2,70 @@ import TetherAgent
 import TetherPlatform
 import TetherWire
 
-/// One HTTP/1.1 request to the ShellHub API on its own connection (`Connection: close`; the
-/// TLS session is resumed from the context's cache, so a re-auth costs no certificate chain).
+/// One HTTP/1.1 request to the ShellHub API on its own `Link` (`Connection: close`; the TLS
+/// session is resumed from the context's cache, so a re-auth costs no certificate chain).
 /// Transport only: the request bytes go out, the response bytes go to `onData` (which returns
 /// true once it has its whole answer), and `onEnd` runs once with nil at EOF or a reason on a
-/// failure. Neither runs after `cancel()`.
-final class APIExchange: ServerConnectionDelegate {
+/// failure. The whole exchange is bounded by `timeoutMs`, so a server that accepts and then
+/// stays silent is dropped. Neither callback runs after `cancel()`.
+final class APIExchange: LinkDelegate {
     static let timeoutMs: UInt64 = 30_000
+    static let queueBytes = 16 * 1024
 
-    private var connection: ServerConnection?
+    private let loop: EventLoop
+    private var link: Link?
     private var request: [UInt8]
     private var onData: ((UnsafeRawBufferPointer) -> Bool)?
     private var onEnd: ((String?) -> Void)?
+    private var timer = TimerToken.none
 
     init(context: RuntimeContext, request: [UInt8], onData: @escaping (UnsafeRawBufferPointer) -> Bool,
          onEnd: @escaping (String?) -> Void) {
+        loop = context.loop
         self.request = request
         self.onData = onData
         self.onEnd = onEnd
-        let c = ServerConnection(
-            loop: context.loop, resolver: context.resolver, host: context.config.server.host,
-            port: context.config.server.port, tls: context.tls, label: "api", delegate: self)
-        connection = c
-        c.start(timeoutMs: APIExchange.timeoutMs)
+        let l = Link(loop: context.loop, resolver: context.resolver,
+                     options: context.linkOptions(queue: max(APIExchange.queueBytes, request.count)),
+                     delegate: self)
+        link = l
+        timer = (try? loop.schedule(afterMilliseconds: APIExchange.timeoutMs) { [self] in
+            timer = .none
+            end("timed out (\(APIExchange.timeoutMs / 1000) s)")
+        }) ?? .none
+        l.open()
     }
 
     func cancel() {
         onData = nil
         onEnd = nil
-        connection?.close()
-        connection = nil
+        loop.cancel(timer)
+        timer = .none
+        link?.abort()
+        link = nil
     }
 
-    func connectionOpened(_ connection: ServerConnection) {
-        connection.send(request)
+    private func end(_ failure: String?) {
+        let done = onEnd
+        cancel()
+        done?(failure)
+    }
+
+    func linkOpened(_ link: Link) {
+        link.send(request)
         request = []
     }
 
-    func connection(_ connection: ServerConnection, received bytes: UnsafeRawBufferPointer) {
+    func link(_ link: Link, received bytes: UnsafeRawBufferPointer) {
         guard let onData else { return }
         if onData(bytes) { cancel() }
     }
 
-    func connectionClosed(_ connection: ServerConnection, reason: String) {
-        let end = onEnd
-        cancel()
+    func linkWritable(_ link: Link) {}
+
+    func linkClosed(_ link: Link, error: LinkError?) {
         // The server closing after a complete answer is the normal end of `Connection: close`.
-        end?(reason == ServerConnection.closedByServer ? nil : reason)
+        end(error?.message)
     }
 }
 

@@ -35,6 +35,18 @@ final class RuntimeContext {
     /// The loop clock as the sans-I/O state machines take it.
     var now: Instant { Instant(milliseconds: Int64(loop.nowMilliseconds)) }
 
+    /// The CONNECT proxy from HTTPS_PROXY/HTTP_PROXY/NO_PROXY, read once at start.
+    let proxy = ProxySettings.fromEnvironment()
+
+    /// Options of a new connection to the server: TLS for https, the proxy, a send queue of
+    /// `queue` bytes (fixed at creation: memory does not grow with load).
+    func linkOptions(queue: Int) -> LinkOptions {
+        var o = LinkOptions(host: config.server.host, port: config.server.port, tls: tls)
+        o.proxy = proxy
+        o.outputCapacity = queue
+        return o
+    }
+
     /// Request target of `path` under the server's path prefix.
     func target(_ path: String) -> String { config.server.join(path) }
 }

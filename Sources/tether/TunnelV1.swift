@@ -25,6 +25,8 @@ final class V1Service: SlotPipeOwner {
     static let pauseAbove = 256 * 1024
     static let resumeBelow = 64 * 1024
     static let controlID = 0
+    static let dialBackQueueBytes = 64 * 1024
+    static let controlQueueBytes = 16 * 1024
 
     init(context: RuntimeContext, policy: KeepalivePolicy, sessions: SessionServer?) {
         ctx = context
@@ -128,7 +130,7 @@ final class V1Service: SlotPipeOwner {
             return
         }
         let link = WebSocketLink(context: ctx, target: ctx.target(path), bearer: nil,
-                                 label: "dial-back", delegate: self)
+                                 label: "dial-back", queue: V1Service.dialBackQueueBytes, delegate: self)
         link.tag = conn
         links[conn] = link
         linkPaths[conn] = path
@@ -279,6 +281,10 @@ extension V1Service: WebSocketLinkDelegate {
         keepalive.noteReceived(1 + link.tag, now: ctx.now)
     }
 
+    func linkDrained(_ link: WebSocketLink) {
+        if let slot = machine.slots.slot(for: .dialBack(link.tag)) { pipes[slot]?.resume() }
+    }
+
     func linkEnded(_ link: WebSocketLink, _ end: LinkEnd) {
         let conn = link.tag
         guard links[conn] === link else { return }
@@ -306,7 +312,7 @@ final class TunnelV1: Tunnel, WebSocketLinkDelegate {
         self.service = service
         self.owner = owner
         link = WebSocketLink(context: context, target: context.target("/ssh/connection"),
-                             bearer: token, label: "control", delegate: self)
+                             bearer: token, label: "control", queue: V1Service.controlQueueBytes, delegate: self)
         link.start()
     }
 
@@ -341,6 +347,8 @@ final class TunnelV1: Tunnel, WebSocketLinkDelegate {
     }
 
     func linkPinged(_ link: WebSocketLink) { service.controlPinged() }
+
+    func linkDrained(_ link: WebSocketLink) {}
 
     func linkEnded(_ link: WebSocketLink, _ end: LinkEnd) { fail(end) }
 }

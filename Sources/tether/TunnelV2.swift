@@ -30,6 +30,8 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
     private var up = false
     private var closed = false
     static let tunnelID = 0
+    /// The tunnel's send queue: every session's upstream bytes pass through it.
+    static let queueBytes = 128 * 1024
 
     init(context: RuntimeContext, token: String, policy: KeepalivePolicy, sessions: SessionServer?,
          owner: TunnelOwner) {
@@ -42,7 +44,7 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
         proxies = [TCPConnector?](repeating: nil, count: slots)
         keepalive = KeepaliveScheduler(policy: policy, capacity: 1, using: &context.rng)
         link = WebSocketLink(context: context, target: context.target("/agent/connection"),
-                             bearer: token, label: "tunnel", delegate: self)
+                             bearer: token, label: "tunnel", queue: TunnelV2.queueBytes, delegate: self)
         link.start()
     }
 
@@ -88,6 +90,10 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
 
     func linkPinged(_ link: WebSocketLink) {
         keepalive.noteSent(TunnelV2.tunnelID, now: ctx.now)
+    }
+
+    func linkDrained(_ link: WebSocketLink) {
+        for p in pipes { p?.resume() }
     }
 
     func linkEnded(_ link: WebSocketLink, _ end: LinkEnd) {

@@ -41,6 +41,8 @@ protocol WebSocketLinkDelegate: AnyObject {
     func link(_ link: WebSocketLink, received bytes: [UInt8])
     /// The server pinged (already answered with a pong): proof the server is alive.
     func linkPinged(_ link: WebSocketLink)
+    /// The send queue has room again after being full: producers may resume.
+    func linkDrained(_ link: WebSocketLink)
     /// Called once when the link is gone (not after a local `close()`).
     func linkEnded(_ link: WebSocketLink, _ end: LinkEnd)
 }
@@ -49,14 +51,19 @@ protocol WebSocketLinkDelegate: AnyObject {
 /// upgrade request (with a bearer token on control connections, none on v1 dial-backs), then
 /// binary frames in stream mode, every ping answered at once. Used for the v2 tunnel, the v1
 /// control connection and each v1 dial-back.
-final class WebSocketLink: ServerConnectionDelegate {
+final class WebSocketLink: LinkDelegate {
     enum State { case connecting, upgrading, open, closed }
 
+    /// From dial to 101, as the Go agent's dialer allows.
     static let handshakeTimeoutMs: UInt64 = 45_000
 
     let label: String
     private(set) var state = State.connecting
-    private var connection: ServerConnection!
+    private var connection: Link!
+    private let loop: EventLoop
+    private var handshakeTimer = TimerToken.none
+    /// Frames the full send queue refused; written first when it drains (`linkWritable`).
+    private var stalled: [UInt8] = []
     private var handshake: WebSocketHandshake?
     // Mutated in place (never copied out) so its buffers are not copied on write.
     private var client = WebSocketClient(mode: .stream, maskSource: KernelMaskSource())
@@ -64,9 +71,11 @@ final class WebSocketLink: ServerConnectionDelegate {
     /// Set by the owner: e.g. the slot index of a v1 dial-back.
     var tag = -1
 
-    init(context: RuntimeContext, target: String, bearer: String?, label: String,
+    /// `queue` is the fixed send queue of the underlying link.
+    init(context: RuntimeContext, target: String, bearer: String?, label: String, queue: Int,
          delegate: WebSocketLinkDelegate) {
         self.label = label
+        loop = context.loop
         self.delegate = delegate
         var extra: [WebSocketHeader] = []
         if let bearer { extra.append(WebSocketHeader(name: "Authorization", value: "Bearer " + bearer)) }
@@ -74,34 +83,36 @@ final class WebSocketLink: ServerConnectionDelegate {
         _ = key.withUnsafeMutableBytes { tether_random_bytes($0.baseAddress, 16) }
         handshake = try? WebSocketHandshake(
             host: context.config.server.hostHeader, path: target, keyBytes: key, extraHeaders: extra)
-        connection = ServerConnection(
-            loop: context.loop, resolver: context.resolver, host: context.config.server.host,
-            port: context.config.server.port, tls: context.tls, label: label, delegate: self)
+        connection = Link(loop: context.loop, resolver: context.resolver,
+                          options: context.linkOptions(queue: queue), delegate: self)
     }
 
     func start() {
-        connection.start(timeoutMs: WebSocketLink.handshakeTimeoutMs)
+        handshakeTimer = (try? loop.schedule(afterMilliseconds: WebSocketLink.handshakeTimeoutMs) { [self] in
+            handshakeTimer = .none
+            end(.failed("timed out (\(WebSocketLink.handshakeTimeoutMs / 1000) s) before 101"))
+        }) ?? .none
+        connection.open()
     }
 
     var isOpen: Bool { state == .open }
-    var lastReceiveMs: UInt64 { connection.lastReceiveMs }
-    var lastSendMs: UInt64 { connection.lastSendMs }
-    var bytesIn: UInt64 { connection.bytesIn }
-    var bytesOut: UInt64 { connection.bytesOut }
+    var bytesIn: UInt64 { connection.bytesReceived }
+    var bytesOut: UInt64 { connection.bytesSent }
     /// Room for more outgoing bytes (frames included) before back-pressure.
-    var sendCapacity: Int { connection.sendCapacity }
+    var sendCapacity: Int { stalled.isEmpty ? connection.outputSpace : 0 }
 
     /// Sends bytes as one binary frame. False when the send queue is full.
     @discardableResult
     func send(_ bytes: [UInt8]) -> Bool {
         guard state == .open else { return false }
-        guard bytes.count + 14 <= connection.sendCapacity else { return false }
         _ = client.sendBinary(bytes)
         return flush()
     }
 
     /// Back-pressure: stop reading while a slow local end drains.
-    func setReadPaused(_ paused: Bool) { connection.setReadPaused(paused) }
+    func setReadPaused(_ paused: Bool) {
+        if paused { connection.pauseReading() } else { connection.resumeReading() }
+    }
 
     /// A WebSocket ping (an idle-connection keepalive chosen by the keepalive policy).
     func sendPing() {
@@ -114,29 +125,36 @@ final class WebSocketLink: ServerConnectionDelegate {
     func close() {
         guard state != .closed else { return }
         state = .closed
-        connection.close()
+        loop.cancel(handshakeTimer)
+        connection.abort()
     }
 
     private func end(_ why: LinkEnd) {
         guard state != .closed else { return }
-        state = .closed
-        connection.close()
+        close()
         delegate?.linkEnded(self, why)
     }
 
+    /// Hands queued frames to the link. Frames the link's queue cannot take wait in `stalled`
+    /// (bounded: callers stop producing while `sendCapacity` is 0) until `linkWritable`.
+    @discardableResult
     private func flush() -> Bool {
-        if !client.hasPendingOutbound { return true }
-        let out = client.takeOutbound()
-        if !connection.send(out) {
-            end(.failed("send queue full"))
+        if client.hasPendingOutbound { stalled.append(contentsOf: client.takeOutbound()) }
+        if stalled.isEmpty { return true }
+        if stalled.count > WebSocketLink.maxStalled {
+            end(.failed("send queue overflow"))
             return false
         }
+        if connection.send(stalled) { stalled.removeAll(keepingCapacity: true) }
         return true
     }
 
-    // MARK: ServerConnectionDelegate
+    /// Frames beyond the link's queue: a few control frames and one data frame at most.
+    static let maxStalled = 256 * 1024
 
-    func connectionOpened(_ connection: ServerConnection) {
+    // MARK: LinkDelegate
+
+    func linkOpened(_ connection: Link) {
         guard let h = handshake else {
             end(.failed("bad upgrade request"))
             return
@@ -145,14 +163,15 @@ final class WebSocketLink: ServerConnectionDelegate {
         connection.send(h.request)
     }
 
-    func connection(_ connection: ServerConnection, received bytes: UnsafeRawBufferPointer) {
+    func link(_ connection: Link, received bytes: UnsafeRawBufferPointer) {
         switch state {
         case .upgrading:
             guard handshake != nil else { return }
             do {
                 if let leftover = try handshake!.receive(bytes) {
                     handshake = nil
-                    connection.clearTimeout()
+                    loop.cancel(handshakeTimer)
+                    handshakeTimer = .none
                     client = WebSocketClient(mode: .stream, maskSource: KernelMaskSource(), leftover: leftover)
                     state = .open
                     delegate?.linkOpened(self)
@@ -199,7 +218,12 @@ final class WebSocketLink: ServerConnectionDelegate {
         }
     }
 
-    func connectionClosed(_ connection: ServerConnection, reason: String) {
-        end(.failed(reason))
+    func linkWritable(_ connection: Link) {
+        guard state == .open else { return }
+        if flush() && stalled.isEmpty { delegate?.linkDrained(self) }
+    }
+
+    func linkClosed(_ connection: Link, error: LinkError?) {
+        end(.failed(error?.message ?? "closed by server"))
     }
 }

@@ -15,6 +15,8 @@ func runTether(arguments: [String]) -> Int {
     case "--version", "version":
         Console.out(BuildInfo.versionLine)
         return 0
+    case "diag":
+        return diagCommand(Array(args.dropFirst()))
     case "ws-echo":
         return wsEchoCommand(Array(args.dropFirst()))
     case "selftest":
@@ -36,6 +38,8 @@ let usage = """
     usage: tether <command>
       run           run the agent (the default): SHELLHUB_* settings from the
                     environment or /etc/tether.conf
+      diag          check config, clock, key, network, TLS, server, auth and
+                    tunnel, one short line each (for a serial console)
       --version     print version, target and build mode
       ws-echo URL   echo every WebSocket message of ws://URL back (conformance)
       selftest      run the built-in checks (codecs, crypto, libssh) and report

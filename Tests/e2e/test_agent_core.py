@@ -189,3 +189,29 @@ def test_board_binary_under_qemu_goes_online(make_hub, nginx_tls, start_agent, h
     assert dev["info"]["arch"] == "amd64" or dev["info"]["arch"] == "arm64"
     agent.wait_log(r"embedded, board raspberrypi4")
     assert agent.stop() == 0
+
+
+def _diag(tether_bin, env):
+    return subprocess.run([tether_bin, "diag"], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_diag_walks_every_check_in_80_columns(tether_bin, hub, nginx_tls, device_key_file):
+    from hub.testing import agent_env
+    from hub.config import DEFAULT_TENANT
+    env = agent_env(nginx_tls.url, device_key_file, tenant=DEFAULT_TENANT, ca=nginx_tls.ca)
+    r = _diag(tether_bin, env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    names = [l.split()[0] for l in r.stdout.splitlines()[1:-1] if not l.startswith(" ")]
+    assert names == ["config", "clock", "key", "identity", "trust", "connect", "server", "auth", "tunnel"]
+    assert all(len(l) <= 80 for l in r.stdout.splitlines())
+    assert r.stdout.splitlines()[-1] == "diag: 9 passed, 0 failed"
+
+
+def test_diag_names_the_failing_step_with_a_hint(tether_bin, hub, nginx_tls, device_key_file):
+    from hub.testing import agent_env
+    env = agent_env(nginx_tls.url, device_key_file, tenant="11111111-1111-4111-8111-111111111111",
+                    ca=nginx_tls.ca)
+    r = _diag(tether_bin, env)
+    assert r.returncode == 1
+    assert "auth     FAIL refused (404)" in r.stdout
+    assert "hint: SHELLHUB_TENANT_ID" in r.stdout

@@ -43,6 +43,13 @@ func agentCommand(_ args: [String]) -> Int {
         var settings = TLSSettings.fromEnvironment()
         if let f = config.sslCertFile { settings.caFile = f }
         if let d = config.sslCertDir { settings.caDirectory = d }
+        switch config.tlsMaxFragment {
+        case 512: settings.maxFragment = .b512
+        case 1024: settings.maxFragment = .b1024
+        case 2048: settings.maxFragment = .b2048
+        case 4096: settings.maxFragment = .b4096
+        default: settings.maxFragment = .none
+        }
         do {
             tls = try TLSContext(settings: settings)
         } catch {

@@ -21,7 +21,7 @@ enum RuntimeConfig {
             privateKeyPath: BuildInfo.board == "host" ? nil : String(cString: tether_default_key_path()),
             logTarget: String(cString: tether_default_log_target()) == "syslog" ? .syslog : .stderr,
             middleboxIdleSeconds: Int(tether_default_middlebox_idle()),
-            tlsMaxFragment: 0)
+            tlsMaxFragment: 4096)
     }
 
     /// The config file in use, if any: an explicit `TETHER_CONFIG` must exist.

@@ -68,6 +68,7 @@ final class WebSocketLink: LinkDelegate {
     // Mutated in place (never copied out) so its buffers are not copied on write.
     private var client = WebSocketClient(mode: .stream, maskSource: KernelMaskSource())
     private unowned(unsafe) var delegate: WebSocketLinkDelegate?
+    private let tcpKeepaliveSeconds: Int
     /// Set by the owner: e.g. the slot index of a v1 dial-back.
     var tag = -1
 
@@ -76,6 +77,7 @@ final class WebSocketLink: LinkDelegate {
          delegate: WebSocketLinkDelegate) {
         self.label = label
         loop = context.loop
+        tcpKeepaliveSeconds = context.config.tcpKeepaliveSeconds
         self.delegate = delegate
         var extra: [WebSocketHeader] = []
         if let bearer { extra.append(WebSocketHeader(name: "Authorization", value: "Bearer " + bearer)) }
@@ -155,6 +157,10 @@ final class WebSocketLink: LinkDelegate {
     // MARK: LinkDelegate
 
     func linkOpened(_ connection: Link) {
+        // Kernel keepalive probes only when configured: the application pings are enough.
+        if tcpKeepaliveSeconds > 0 {
+            _ = Socket.setKeepAlive(connection.fd, idle: Int32(tcpKeepaliveSeconds))
+        }
         guard let h = handshake else {
             end(.failed("bad upgrade request"))
             return

@@ -29,6 +29,28 @@ enum SelfTest {
                 }
                 return nil
             },
+            Check(name: "WebSocket accept key (RFC 6455 4.2.2)") {
+                let accept = WebSocketHandshake.accept(forKey: Array("dGhlIHNhbXBsZSBub25jZQ==".utf8))
+                return accept == Array("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".utf8) ? nil : "wrong accept"
+            },
+            Check(name: "yamux ping ACK bytes (PROTOCOL.md App. A)") {
+                var out: [UInt8] = []
+                YamuxHeader(type: .ping, flags: .ack, length: 7).encode(into: &out)
+                return out == [0, 2, 0, 2, 0, 0, 0, 0, 0, 0, 0, 7] ? nil : "wrong bytes"
+            },
+            Check(name: "crypt(3): $1$ $6$ and yescrypt $y$") {
+                let vectors = [
+                    ("$1$saltsalt$qjXMvbEw8oaL.CzflDtaK/", "$1$saltsalt$"),
+                    ("$6$saltsalt$qFmFH.bQmmtXzyBY0s9v7Oicd2z4XSIecDzlB5KiA2/jctKu9YterLp8wwnSq.qc.eoxqOmSuNp2xS0ktL3nh/", "$6$saltsalt$"),
+                    ("$y$j9T$F5Jx5fExrKuPp53xLKQ..1$tnSYvahCwPBHKZUspmcxMfb0.WiB9W.zEaKlOBL35rC", "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$"),
+                ]
+                for (hash, setting) in vectors {
+                    guard PasswordCheck.crypt(password: "password", setting: setting) == hash else {
+                        return "\(setting.prefix(3)) not supported"
+                    }
+                }
+                return nil
+            },
             Check(name: "mbedTLS SHA-256 (FIPS 180-2 'abc')") {
                 let hex = Hex.encode(Crypto.sha256(Array("abc".utf8)))
                 return hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

@@ -59,7 +59,7 @@ if [ ! -f "$PREFIX/libssh.stamp" ]; then
 fi
 
 # libxcrypt: crypt(3) with yescrypt ($y$, Debian 11+ and Raspberry Pi OS shadow files) besides
-# $1$ $5$ $6$ and bcrypt; musl's own crypt() lacks yescrypt. Only the library is built
+# $1$ $5$ $6$ (no bcrypt or DES: shadow files do not use them); musl lacks yescrypt. Only the library is built
 # (its build-time table generators are not needed for these hashes).
 if [ ! -f "$PREFIX/libxcrypt.stamp" ]; then
     log "libxcrypt for $CLANG_TARGET"
@@ -71,7 +71,7 @@ if [ ! -f "$PREFIX/libxcrypt.stamp" ]; then
             CC="$SWIFT_CLANG $BOARD_CFLAGS -fuse-ld=lld" \
             CFLAGS="-Os -ffunction-sections -fdata-sections -Wno-unused-command-line-argument" \
             LDFLAGS=--static --disable-shared --enable-static --disable-werror \
-            --enable-hashes=md5crypt,sha256crypt,sha512crypt,yescrypt,bcrypt \
+            --enable-hashes=md5crypt,sha256crypt,sha512crypt,yescrypt \
             --enable-obsolete-api=no --disable-xcrypt-compat-files >/dev/null 2>&1
         make -j "$jobs" lib/libcrypt.la >/dev/null
         make install-libLTLIBRARIES install-nodist_includeHEADERS >/dev/null

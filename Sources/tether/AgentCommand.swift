@@ -61,6 +61,7 @@ func agentCommand(_ args: [String]) -> Int {
     let context = RuntimeContext(loop: loop, resolver: Resolver(loop: loop), tls: tls,
                                  config: config, log: log, identity: identity)
     let policy = AgentPolicy(config: config)
+    SSHLog.sink = { log.info("ssh: " + $0) }
     let sessions: SessionServer? = SSHSessions(context: context)
     // v1 sessions ride their own dial-backs and outlive the control connection.
     let v1 = config.transport == .v1 ? V1Service(context: context, policy: policy.keepalive, sessions: sessions) : nil

@@ -251,6 +251,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
     func link(_ link: WebSocketLink, received bytes: [UInt8]) {}
     func linkPinged(_ link: WebSocketLink) {}
     func linkDrained(_ link: WebSocketLink) {}
+    func linkPonged(_ link: WebSocketLink) {}
 
     func linkEnded(_ link: WebSocketLink, _ end: LinkEnd) {
         ws = nil

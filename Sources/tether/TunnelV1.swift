@@ -281,6 +281,10 @@ extension V1Service: WebSocketLinkDelegate {
         keepalive.noteReceived(1 + link.tag, now: ctx.now)
     }
 
+    func linkPonged(_ link: WebSocketLink) {
+        keepalive.noteReceived(1 + link.tag, now: ctx.now)
+    }
+
     func linkDrained(_ link: WebSocketLink) {
         if let slot = machine.slots.slot(for: .dialBack(link.tag)) { pipes[slot]?.resume() }
     }
@@ -348,6 +352,7 @@ final class TunnelV1: Tunnel, WebSocketLinkDelegate {
 
     func linkPinged(_ link: WebSocketLink) { service.controlPinged() }
 
+    func linkPonged(_ link: WebSocketLink) { service.controlPinged() }
     func linkDrained(_ link: WebSocketLink) {}
 
     func linkEnded(_ link: WebSocketLink, _ end: LinkEnd) { fail(end) }

@@ -92,6 +92,10 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
         keepalive.noteSent(TunnelV2.tunnelID, now: ctx.now)
     }
 
+    func linkPonged(_ link: WebSocketLink) {
+        keepalive.noteReceived(TunnelV2.tunnelID, now: ctx.now)
+    }
+
     func linkDrained(_ link: WebSocketLink) {
         for p in pipes { p?.resume() }
     }

@@ -41,6 +41,8 @@ protocol WebSocketLinkDelegate: AnyObject {
     func link(_ link: WebSocketLink, received bytes: [UInt8])
     /// The server pinged (already answered with a pong): proof the server is alive.
     func linkPinged(_ link: WebSocketLink)
+    /// The server answered our ping: the path is alive.
+    func linkPonged(_ link: WebSocketLink)
     /// The send queue has room again after being full: producers may resume.
     func linkDrained(_ link: WebSocketLink)
     /// Called once when the link is gone (not after a local `close()`).
@@ -215,7 +217,9 @@ final class WebSocketLink: LinkDelegate {
             case .ping:
                 _ = flush()  // the client queued the pong
                 delegate?.linkPinged(self)
-            case .pong, .text:
+            case .pong:
+                delegate?.linkPonged(self)
+            case .text:
                 break
             case .close(let code, _):
                 _ = flush()

@@ -15,9 +15,11 @@ let package = Package(
     ],
     targets: [
         // C modules: module maps over system (host) or cross-built (board) libraries, plus shims.
-        .systemLibrary(name: "CLibSSH", path: "Sources/CLibSSH", pkgConfig: "libssh"),
+        .systemLibrary(name: "CLibSSH", path: "Sources/CLibSSH"),
         .systemLibrary(name: "CMbedTLS", path: "Sources/CMbedTLS"),
-        .target(name: "CShims", path: "Sources/CShims"),
+        // crypt(3): glibc's libcrypt (libxcrypt) on the host; a static libxcrypt on boards, so
+        // that yescrypt ($y$) hashes of current Debian/Raspberry Pi OS verify (musl lacks it).
+        .target(name: "CShims", path: "Sources/CShims", linkerSettings: [.linkedLibrary("crypt")]),
 
         // Swift layers; arrows point down only (see ARCHITECTURE in README).
         .target(name: "TetherWire", path: "Sources/TetherWire"),
@@ -43,5 +45,8 @@ let package = Package(
         .testTarget(
             name: "TetherPlatformTests", dependencies: ["TetherPlatform", "TetherSSH", "CShims"],
             path: "Tests/TetherPlatformTests"),
+        .testTarget(
+            name: "TetherSSHTests", dependencies: ["TetherSSH", "TetherPlatform", "CShims"],
+            path: "Tests/TetherSSHTests"),
     ]
 )

@@ -122,3 +122,11 @@ int tether_uname_machine(char *buf, size_t len) {
     buf[len - 1] = 0;
     return 0;
 }
+
+#if !defined(__GLIBC__)
+/* Embedded Swift's runtime draws random bytes (hash seeds, SystemRandomNumberGenerator) from
+ * arc4random_buf, which musl 1.2.3 does not have. Same contract: never fails. */
+void arc4random_buf(void *buf, size_t len) {
+    if (tether_random_bytes(buf, len) != 0) abort();
+}
+#endif

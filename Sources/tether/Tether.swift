@@ -7,16 +7,22 @@ import TetherWire
 /// Dispatches the command line. Returns the process exit status.
 func runTether(arguments: [String]) -> Int {
     let args = Array(arguments.dropFirst())
-    guard let command = args.first else {
-        Console.err("tether: no command given; try 'tether help'")
-        return 2
-    }
+    // Like the Go agent, no command means: run the agent.
+    let command = args.first ?? "run"
     switch command {
+    case "run":
+        return agentCommand(Array(args.dropFirst()))
     case "--version", "version":
         Console.out(BuildInfo.versionLine)
         return 0
+    case "ws-echo":
+        return wsEchoCommand(Array(args.dropFirst()))
     case "selftest":
         return SelfTest.run()
+    case "ssh-serve":
+        return sshServeCommand(Array(args.dropFirst()))
+    case "sftp-server":
+        return Int(SFTPServer.run())
     case "help", "--help", "-h":
         Console.out(usage)
         return 0
@@ -28,7 +34,12 @@ func runTether(arguments: [String]) -> Int {
 
 let usage = """
     usage: tether <command>
+      run           run the agent (the default): SHELLHUB_* settings from the
+                    environment or /etc/tether.conf
       --version     print version, target and build mode
+      ws-echo URL   echo every WebSocket message of ws://URL back (conformance)
       selftest      run the built-in checks (codecs, crypto, libssh) and report
+      ssh-serve     debug SSH server on 127.0.0.1 (--port N --host-key FILE ...)
+      sftp-server   built-in SFTP v3 server on stdin/stdout (started by the SSH server)
       help          this text
     """

@@ -1,7 +1,6 @@
 import Testing
 import TetherWire
 @testable import TetherPlatform
-@testable import TetherSSH
 
 @Suite struct CryptoTests {
     @Test func sha256Abc() {
@@ -11,10 +10,5 @@ import TetherWire
 
     @Test func mbedTLSIs228() {
         #expect(Crypto.mbedTLSVersion.hasPrefix("2.28."))
-    }
-
-    @Test func libsshServerBind() {
-        #expect(SSHLibrary.version.hasPrefix("0.10."))
-        #expect(SSHLibrary.canCreateServerBind())
     }
 }

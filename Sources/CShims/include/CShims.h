@@ -24,6 +24,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -59,6 +61,69 @@ int tether_random_bytes(void *buf, size_t len);
 
 /// Machine name from uname(2) (e.g. "aarch64", "armv7l"), copied into buf.
 int tether_uname_machine(char *buf, size_t len);
+
+
+// ---- TetherPlatform shims (platform.c) ----
+
+/// Monotonic and wall clocks in nanoseconds (clock_gettime; CLOCK_* are macros).
+uint64_t tether_clock_monotonic_ns(void);
+int64_t tether_clock_realtime_ns(void);
+
+/// open(2) is variadic; this passes the mode explicitly. O_CLOEXEC is always added.
+int tether_open(const char *path, int flags, unsigned int mode);
+/// fcntl(2) is variadic: set O_NONBLOCK and FD_CLOEXEC. Return 0 or -errno.
+int tether_set_nonblocking(int fd);
+int tether_set_cloexec(int fd);
+
+/// syslog(3) is variadic: the message is passed through "%s", never as a format.
+void tether_syslog_open(const char *ident);
+void tether_syslog_write(int priority, const char *message);
+void tether_syslog_close(void);
+
+/// Self-pipe for signals: `tether_signal_pipe()` creates (once) a non-blocking pipe and returns
+/// its read end; `tether_signal_watch(signo)` installs a handler that writes the signal number
+/// as one byte into it. `tether_signal_restore(signo)` puts back SIG_DFL.
+int tether_signal_pipe(void);
+int tether_signal_watch(int signo);
+int tether_signal_restore(int signo);
+/// Ignores SIGPIPE so that writes to closed sockets return EPIPE instead of killing us.
+void tether_ignore_sigpipe(void);
+/// Sends `signo` to this process (tests).
+int tether_raise(int signo);
+
+/// Socket option helpers (int-valued setsockopt/getsockopt). Return 0 or -errno.
+int tether_setsockopt_int(int fd, int level, int name, int value);
+int tether_getsockopt_int(int fd, int level, int name, int *value);
+/// Pending error of a socket (SO_ERROR) after a non-blocking connect: 0, an errno, or -errno
+/// when getsockopt itself failed.
+int tether_socket_error(int fd);
+
+/// Name resolution in a forked child: the child runs getaddrinfo(host, port, AF_UNSPEC,
+/// SOCK_STREAM) and writes the records to a pipe, then _exits. Returns the non-blocking read end
+/// (and the child's pid in *pid) or -errno. Record format: one byte family (4 or 6), then 16
+/// address bytes (IPv4 uses the first 4), then 2 bytes port (network order); a final record
+/// with family 0 carries the getaddrinfo error code in the next 4 bytes (little endian).
+int tether_resolve_spawn(const char *host, const char *port, int *pid);
+enum { TETHER_RESOLVE_RECORD = 19, TETHER_RESOLVE_MAX = 16 };
+/// waitpid(pid, WNOHANG): 1 when reaped, 0 when still running, -errno on error.
+int tether_reap(int pid);
+/// kill(pid, SIGKILL).
+int tether_kill(int pid);
+/// gai_strerror text for a getaddrinfo error code.
+const char *tether_gai_strerror(int code);
+
+/// mbedTLS BIO callbacks over a non-blocking fd; `ctx` points to an int holding the fd.
+/// EAGAIN becomes MBEDTLS_ERR_SSL_WANT_READ/WANT_WRITE, EINTR is retried.
+int tether_tls_bio_send(void *ctx, const unsigned char *buf, size_t len);
+int tether_tls_bio_recv(void *ctx, unsigned char *buf, size_t len);
+/// CTR-DRBG entropy callback: getrandom(2).
+int tether_tls_entropy(void *ctx, unsigned char *buf, size_t len);
+/// The TLS 1.2 suites offered: ECDHE with AES-GCM or ChaCha20-Poly1305, zero-terminated,
+/// static storage (mbedtls_ssl_conf_ciphersuites keeps the pointer).
+const int *tether_tls_ciphersuites(void);
+
+/// Calendar fields (UTC) of a Unix time, via gmtime_r.
+int tether_gmtime(int64_t seconds, int *year, int *month, int *day, int *hour, int *minute, int *second);
 
 #ifdef __cplusplus
 }

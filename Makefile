@@ -1,0 +1,51 @@
+# Tether: entry points. `make demo` to see it work, `make test` for everything CI runs.
+BOARDS := $(basename $(notdir $(wildcard board-configs/*.conf)))
+PYTHON := .venv/bin/python
+TETHER_BIN ?= $(CURDIR)/.build/debug/tether
+export TETHER_BIN
+
+.PHONY: all deps build test test-host test-embedded test-boards test-python demo cross cross-all fuzz clean
+
+all: build
+
+deps:
+	bash scripts/install-deps.sh
+
+build:
+	swift build
+
+# Everything CI runs (after .ci/run installed the dependencies).
+test: test-host test-embedded test-boards test-python
+
+test-host:
+	swift build
+	swift test
+
+# The agent modules compiled in Embedded mode for the host triple: fails at once on any
+# host-only construct. The board builds below do the same for ARM.
+test-embedded:
+	bash cross/embedded-check.sh
+
+# Cross-build every board, then check each binary (static ELF of the right machine, runs under
+# qemu-user, passes its self checks).
+test-boards: cross-all
+	@set -e; for b in $(BOARDS); do bash cross/check.sh $$b; done
+
+test-python:
+	bash scripts/run-python-tests.sh
+
+cross:
+	@test -n "$(BOARD)" || { echo "usage: make cross BOARD=<one of: $(BOARDS)>"; exit 2; }
+	bash cross/build.sh $(BOARD)
+
+cross-all:
+	@set -e; for b in $(BOARDS); do bash cross/build.sh $$b; done
+
+demo:
+	bash scripts/demo.sh
+
+fuzz:
+	bash Tests/fuzz/run-all.sh
+
+clean:
+	rm -rf .build .build-* dist

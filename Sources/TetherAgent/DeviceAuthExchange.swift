@@ -1,0 +1,98 @@
+import TetherWire
+
+/// One `POST /api/devices/auth` exchange, sans-I/O (PROTOCOL.md 4.1, 4.2, 11): builds the
+/// request bytes with TetherWire's HTTP and API codecs, reads the response bytes the runtime
+/// feeds it, and ends in a `DeviceAuthVerdict` for `TunnelLifecycle.authFinished`.
+public struct DeviceAuthExchange {
+    /// A device-auth answer is a few hundred bytes; anything far larger is refused.
+    public static let maxResponseBodyBytes = 64 * 1024
+
+    public let request: DeviceAuthRequest
+    private var parser = HTTPResponseParser(
+        limits: HTTPLimits(maxBodyBytes: DeviceAuthExchange.maxResponseBodyBytes))
+    private var head: HTTPResponseHead? = nil
+    private var body: [UInt8] = []
+    /// The parsed 200 answer (name, namespace, uid, status) once the verdict is `authenticated`.
+    public private(set) var response: DeviceAuthResponse? = nil
+    public private(set) var verdict: DeviceAuthVerdict? = nil
+
+    public init(request: DeviceAuthRequest) { self.request = request }
+
+    /// The request bytes, written in one go on a fresh HTTPS connection. `Content-Type` is
+    /// required (the server answers 415 without it); no `Accept-Encoding` (we do not inflate);
+    /// `Connection: close` because the next auth is hours away.
+    public func requestBytes(server: HTTPServerURL, agentVersion: String) throws(HTTPError) -> [UInt8] {
+        var headers = HTTPHeaders()
+        headers.add("User-Agent", "tether/" + agentVersion)
+        headers.add("Content-Type", "application/json")
+        headers.add("Accept", "application/json")
+        headers.add("Connection", "close")
+        return try HTTPRequest(
+            method: "POST", target: server.join("/api/devices/auth"), host: server.hostHeader,
+            headers: headers, body: request.encode()
+        ).encode()
+    }
+
+    /// Feeds response bytes; returns the verdict once the response is complete.
+    public mutating func receive<C: Collection>(_ bytes: C) -> DeviceAuthVerdict? where C.Element == UInt8 {
+        guard verdict == nil else { return verdict }
+        parser.feed(bytes)
+        return drain(atEOF: false)
+    }
+
+    /// The connection closed (EOF). A response cut short is a network failure.
+    public mutating func connectionClosed() -> DeviceAuthVerdict {
+        if let v = verdict { return v }
+        return drain(atEOF: true) ?? conclude(.retry(.network, retryAfter: nil))
+    }
+
+    /// The connection failed before a complete answer (DNS, TCP, TLS, timeout).
+    public mutating func networkFailed() -> DeviceAuthVerdict {
+        if let v = verdict { return v }
+        return conclude(.retry(.network, retryAfter: nil))
+    }
+
+    private mutating func drain(atEOF: Bool) -> DeviceAuthVerdict? {
+        do {
+            while true {
+                let event = try (atEOF ? parser.finish() : parser.next())
+                guard let event else { return nil }
+                switch event {
+                case .head(let h): head = h
+                case .body(let b): body.append(contentsOf: b)
+                case .end: return conclude(interpret())
+                }
+            }
+        } catch {
+            return conclude(.retry(.network, retryAfter: nil))
+        }
+    }
+
+    private mutating func interpret() -> DeviceAuthVerdict {
+        guard let head else { return .retry(.network, retryAfter: nil) }
+        var token: String? = nil
+        if head.statusCode == 200 {
+            do {
+                let r = try DeviceAuthResponse.parse(body)
+                response = r
+                token = r.token
+            } catch {
+                return .retry(.badResponse, retryAfter: nil)
+            }
+        }
+        let retryAfter = head.headers["Retry-After"].flatMap { Self.seconds($0) }
+        return DeviceAuthVerdict.classify(status: head.statusCode, token: token, retryAfterSeconds: retryAfter)
+    }
+
+    private mutating func conclude(_ v: DeviceAuthVerdict) -> DeviceAuthVerdict {
+        verdict = v
+        return v
+    }
+
+    /// `Retry-After` in delta-seconds (an HTTP date is ignored: no wall clock here).
+    static func seconds(_ text: String) -> Int? {
+        let b = Array(text.utf8)
+        guard !b.isEmpty, b.count <= 9, b.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        return b.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+    }
+}

@@ -1,0 +1,47 @@
+import TetherWire
+
+/// `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` as Go's `ProxyFromEnvironment` reads them, reduced
+/// to what Tether supports: a plain HTTP CONNECT proxy without credentials.
+enum ProxyRules {
+    /// A proxy URL; a bare `host:port` means `http://host:port`, as in Go.
+    static func parse(_ v: ConfigValue) throws(ConfigError) -> HTTPServerURL {
+        let text = ConfigText.find("://", in: v.value) != nil ? v.value : "http://" + v.value
+        guard ConfigText.lowercased(text).hasPrefix("http://") else {
+            throw .invalid(variable: v.name, value: v.value, reason: "only http:// proxies are supported")
+        }
+        return try url(ConfigValue(name: v.name, value: text), shown: v.value)
+    }
+
+    /// An `http(s)://host[:port][/prefix]` URL; a refusal names the variable.
+    static func url(_ v: ConfigValue, shown: String? = nil) throws(ConfigError) -> HTTPServerURL {
+        do {
+            return try HTTPServerURL.parse(v.value)
+        } catch {
+            var reason = "not a usable URL"
+            if case .invalidURL(let why) = error { reason = why }
+            throw .invalid(variable: v.name, value: shown ?? v.value, reason: reason)
+        }
+    }
+
+    /// Whether `NO_PROXY` exempts `host`: `*`; an exact name or address; a domain suffix
+    /// (`example.com` and `.example.com` both cover `a.example.com`). Ports are ignored.
+    static func bypasses(host: String, noProxy: String) -> Bool {
+        let host = ConfigText.lowercased(host)
+        for rawEntry in noProxy.split(separator: ",") {
+            var entry = ConfigText.lowercased(String(rawEntry.filter { $0 != " " }))
+            if entry.isEmpty { continue }
+            if entry == "*" { return true }
+            // Drop a port, but not the colons of a bare IPv6 address.
+            if entry.hasPrefix("[") {
+                if let close = entry.firstIndex(of: "]") {
+                    entry = String(entry[entry.index(after: entry.startIndex)..<close])
+                }
+            } else if entry.filter({ $0 == ":" }).count == 1, let colon = entry.firstIndex(of: ":") {
+                entry = String(entry[..<colon])
+            }
+            if entry.hasPrefix(".") { entry.removeFirst() }
+            if host == entry || host.hasSuffix("." + entry) { return true }
+        }
+        return false
+    }
+}

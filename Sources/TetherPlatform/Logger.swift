@@ -1,0 +1,233 @@
+import CShims
+
+/// Severity of a log line; lines below the logger's minimum level cost one comparison.
+public enum LogLevel: Int, Comparable, Sendable {
+    case debug = 0, info, warning, error
+
+    public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
+
+    /// One letter in the line prefix: D, I, W, E.
+    var letter: UInt8 {
+        switch self {
+        case .debug: return UInt8(ascii: "D")
+        case .info: return UInt8(ascii: "I")
+        case .warning: return UInt8(ascii: "W")
+        case .error: return UInt8(ascii: "E")
+        }
+    }
+
+    /// syslog(3) priority (LOG_DEBUG 7, LOG_INFO 6, LOG_WARNING 4, LOG_ERR 3).
+    var syslogPriority: Int32 {
+        switch self {
+        case .debug: return 7
+        case .info: return 6
+        case .warning: return 4
+        case .error: return 3
+        }
+    }
+
+    /// Parses "debug", "info", "warning"/"warn", "error".
+    public init?(name: String) {
+        switch name {
+        case "debug": self = .debug
+        case "info": self = .info
+        case "warning", "warn": self = .warning
+        case "error": self = .error
+        default: return nil
+        }
+    }
+}
+
+/// Where log lines go.
+public enum LogTarget: Equatable, Sendable {
+    case stderr
+    case syslog
+    /// Appended to a file, reopened on SIGHUP (after logrotate moved it).
+    case file(String)
+    case none
+
+    /// Parses "stderr", "syslog", "none", "file:/path" or an absolute path.
+    public init?(spec: String) {
+        switch spec {
+        case "stderr": self = .stderr
+        case "syslog": self = .syslog
+        case "none": self = .none
+        default:
+            if spec.hasPrefix("file:") {
+                let path = String(spec.dropFirst(5))
+                if path.isEmpty { return nil }
+                self = .file(path)
+            } else if spec.hasPrefix("/") {
+                self = .file(spec)
+            } else {
+                return nil
+            }
+        }
+    }
+}
+
+/// Line logger for a serial console: "HH:MM:SS L message", one write(2) per line, lines cut
+/// at `lineLimit` bytes, control characters replaced by '?' (server-sent text must not drive
+/// the terminal). The line is built in a fixed buffer allocated once.
+public final class Logger {
+    /// Longest line written, prefix and newline included.
+    public static let defaultLineLimit = 160
+    private static let prefixBytes = 11  // "08:41:07 I "
+
+    public var minimumLevel: LogLevel
+    public private(set) var target: LogTarget
+    public let lineLimit: Int
+    /// Lines written (after level filtering), for tests and statistics.
+    public private(set) var linesWritten: Int = 0
+    private var fd: Int32 = 2
+    private let buffer: UnsafeMutableBufferPointer<UInt8>
+
+    /// The process-wide logger the runtime configures at start (single-threaded agent).
+    nonisolated(unsafe) public static var shared = Logger(target: .stderr, level: .info)
+
+    public init(target: LogTarget, level: LogLevel = .info, lineLimit: Int = Logger.defaultLineLimit) {
+        self.target = target
+        self.minimumLevel = level
+        self.lineLimit = max(lineLimit, Logger.prefixBytes + 8)
+        buffer = .allocate(capacity: self.lineLimit + 1)
+        open()
+    }
+
+    deinit {
+        close()
+        buffer.deallocate()
+    }
+
+    /// Reopens the target (SIGHUP): a rotated log file is created afresh.
+    public func reopen() {
+        close()
+        open()
+    }
+
+    /// Switches to another target.
+    public func retarget(_ newTarget: LogTarget) {
+        close()
+        target = newTarget
+        open()
+    }
+
+    private func open() {
+        switch target {
+        case .stderr: fd = 2
+        case .none: fd = -1
+        case .syslog:
+            fd = -1
+            tether_syslog_open("tether")
+        case .file(let path):
+            fd = tether_open(path, O_WRONLY | O_CREAT | O_APPEND, 0o640)
+            if fd < 0 { fd = 2 }  // keep logging somewhere rather than nowhere
+        }
+    }
+
+    private func close() {
+        switch target {
+        case .syslog: tether_syslog_close()
+        case .file:
+            if fd > 2 { _ = CShims.close(fd) }
+        default: break
+        }
+        fd = -1
+    }
+
+    public func isEnabled(_ level: LogLevel) -> Bool { level >= minimumLevel && target != .none }
+
+    public func debug(_ message: @autoclosure () -> String) { log(.debug, message()) }
+    public func info(_ message: @autoclosure () -> String) { log(.info, message()) }
+    public func warning(_ message: @autoclosure () -> String) { log(.warning, message()) }
+    public func error(_ message: @autoclosure () -> String) { log(.error, message()) }
+
+    /// Logs `message` only when `key` differs from the key last passed to `suppressor`;
+    /// repeats are counted and reported on the next line that does get through, as
+    /// " (prev x N)". Returns whether a line was written. One line per state change, not per
+    /// retry: that is how a reconnect storm stays readable.
+    @discardableResult
+    public func logChange<Key: Equatable>(
+        _ suppressor: inout RepeatSuppressor<Key>, key: Key, _ level: LogLevel,
+        _ message: @autoclosure () -> String
+    ) -> Bool {
+        guard let previousRepeats = suppressor.admit(key) else { return false }
+        if previousRepeats > 0 {
+            log(level, message() + " (prev x" + String(previousRepeats + 1) + ")")
+        } else {
+            log(level, message())
+        }
+        return true
+    }
+
+    /// Writes one line at `level`.
+    public func log(_ level: LogLevel, _ message: String) {
+        guard isEnabled(level) else { return }
+        var n = 0
+        if target != .syslog {
+            let t = WallClock.now()
+            n = put2(t.hour, at: n); buffer[n] = UInt8(ascii: ":"); n += 1
+            n = put2(t.minute, at: n); buffer[n] = UInt8(ascii: ":"); n += 1
+            n = put2(t.second, at: n); buffer[n] = UInt8(ascii: " "); n += 1
+            buffer[n] = level.letter; buffer[n + 1] = UInt8(ascii: " "); n += 2
+        }
+        let room = lineLimit - 1  // newline
+        var truncated = false
+        for byte in message.utf8 {
+            if n >= room { truncated = true; break }
+            buffer[n] = (byte < 0x20 || byte == 0x7f) ? UInt8(ascii: "?") : byte
+            n += 1
+        }
+        if truncated {
+            // Keep room for the cut mark and never split a UTF-8 sequence: back up while the
+            // first dropped byte is a continuation byte.
+            n = room - 1
+            while n > 0 && buffer[n] & 0xC0 == 0x80 { n -= 1 }
+            buffer[n] = UInt8(ascii: "~")
+            n += 1
+        }
+        linesWritten += 1
+        if target == .syslog {
+            buffer[n] = 0
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: n + 1) {
+                tether_syslog_write(level.syslogPriority, $0)
+            }
+            return
+        }
+        buffer[n] = UInt8(ascii: "\n")
+        n += 1
+        _ = tether_write_all(fd, buffer.baseAddress, n)
+    }
+
+    private func put2(_ v: Int, at i: Int) -> Int {
+        buffer[i] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: (v / 10) % 10)
+        buffer[i + 1] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: v % 10)
+        return i + 2
+    }
+}
+
+/// Condenses repeated events: remembers the last key and counts how often it came again.
+/// `admit` returns nil for a repeat (suppress it) and, for a new key, how many repeats of the
+/// previous key were suppressed.
+public struct RepeatSuppressor<Key: Equatable> {
+    public private(set) var lastKey: Key?
+    public private(set) var repeats: Int = 0
+
+    public init() {}
+
+    public mutating func admit(_ key: Key) -> Int? {
+        if let last = lastKey, last == key {
+            repeats += 1
+            return nil
+        }
+        let previous = repeats
+        lastKey = key
+        repeats = 0
+        return previous
+    }
+
+    /// Forgets the last key, so the next event is logged whatever it is.
+    public mutating func reset() {
+        lastKey = nil
+        repeats = 0
+    }
+}

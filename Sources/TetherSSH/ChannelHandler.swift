@@ -1,0 +1,113 @@
+import CLibSSH
+import CShims
+
+/// One open SSH channel and the fds behind it (a child's stdio, a TCP socket). The connection
+/// asks each handler for its poll interests and deadline and lets it move bytes on `service`.
+class ChannelHandler {
+    let session: OpaquePointer
+    /// The libssh channel (nil while a direct-tcpip open is still connecting).
+    var channel: OpaquePointer?
+    /// Set once the handler is done; the connection then frees the channel.
+    var finished = false
+    /// A killed child not yet reaped; the connection hands it to the server's orphan list.
+    var orphan: pid_t?
+
+    init(session: OpaquePointer, channel: OpaquePointer?) {
+        self.session = session
+        self.channel = channel
+    }
+
+    func interests(into list: inout [SSHPollInterest], sshWritable: Bool) {}
+    func service(now: Int64, scratch: UnsafeMutableRawBufferPointer) {}
+    var deadline: Int64? { nil }
+    /// Channel request (pty-req, shell, exec, ...). Returns true to reply success.
+    func request(_ msg: OpaquePointer, now: Int64) -> Bool { false }
+    /// The connection is going away: kill children, close fds (an unreaped child goes to
+    /// `orphan`).
+    func abort() {}
+
+    /// True when libssh holds unsent output (the socket was not writable).
+    var sshWritePending: Bool { (ssh_get_poll_flags(session) & SSH_WRITE_PENDING) != 0 }
+}
+
+/// Bytes waiting to go into an fd (child stdin, forwarded socket).
+struct PendingBytes {
+    var bytes: [UInt8] = []
+    var offset = 0
+    var isEmpty: Bool { offset >= bytes.count }
+
+    mutating func set(_ p: UnsafeRawPointer, _ n: Int) {
+        bytes = Array(UnsafeRawBufferPointer(start: p, count: n))
+        offset = 0
+    }
+
+    mutating func clear() {
+        bytes = []
+        offset = 0
+    }
+}
+
+/// The byte pumps shared by session and forwarding channels.
+enum ChannelPump {
+    enum InResult { case idle, blocked, eof, fdClosed, failed }
+
+    /// Channel data → fd until the channel buffer is empty or the fd would block.
+    static func channelToFd(
+        channel: OpaquePointer, fd: Int32, pending: inout PendingBytes,
+        scratch: UnsafeMutableRawBufferPointer
+    ) -> InResult {
+        while true {
+            if pending.isEmpty {
+                let n = ssh_channel_read_nonblocking(
+                    channel, scratch.baseAddress, UInt32(scratch.count), 0)
+                if n == SSH_EOF { return .eof }
+                if n < 0 { return .failed }
+                if n == 0 { return .idle }
+                pending.set(scratch.baseAddress!, Int(n))
+            }
+            let left = pending.bytes.count - pending.offset
+            let w = pending.bytes.withUnsafeBytes { write(fd, $0.baseAddress! + pending.offset, left) }
+            if w < 0 {
+                let e = tether_errno()
+                if e == EINTR { continue }
+                if e == EAGAIN || e == EWOULDBLOCK { return .blocked }
+                pending.clear()
+                return .fdClosed
+            }
+            pending.offset += w
+            if w < left { return .blocked }
+        }
+    }
+
+    enum OutResult { case open, eof }
+
+    /// fd → channel data (or extended data 1), bounded by the peer's window and stopped while
+    /// libssh still holds unsent output, so memory per channel stays one chunk.
+    static func fdToChannel(
+        session: OpaquePointer, channel: OpaquePointer, fd: Int32, stderr: Bool,
+        scratch: UnsafeMutableRawBufferPointer, moved: inout Int
+    ) -> OutResult {
+        var rounds = 0
+        while rounds < 16 {
+            rounds += 1
+            if (ssh_get_poll_flags(session) & SSH_WRITE_PENDING) != 0 { return .open }
+            // The peer chooses the window (up to 2^32-1): clamp, Int is 32 bits on armv7.
+            let window = Int(clamping: ssh_channel_window_size(channel))
+            if window == 0 { return .open }
+            let n = read(fd, scratch.baseAddress, min(window, scratch.count))
+            if n < 0 {
+                let e = tether_errno()
+                if e == EINTR { continue }
+                if e == EAGAIN || e == EWOULDBLOCK { return .open }
+                return .eof  // EIO: pty slave closed
+            }
+            if n == 0 { return .eof }
+            let rc = stderr
+                ? ssh_channel_write_stderr(channel, scratch.baseAddress, UInt32(n))
+                : ssh_channel_write(channel, scratch.baseAddress, UInt32(n))
+            if rc < 0 { return .eof }
+            moved += n
+        }
+        return .open
+    }
+}

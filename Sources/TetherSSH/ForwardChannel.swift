@@ -1,0 +1,139 @@
+import CLibSSH
+import CShims
+
+/// A `direct-tcpip` channel (ssh -L): a non-blocking connect to host:port, answered with
+/// channel-open confirmation once connected (or failure), then bytes piped both ways with
+/// half-closes passed on. Also the agent-forwarding channel: a connection accepted on the
+/// session's SSH_AUTH_SOCK, for which the server opens `auth-agent@openssh.com` itself.
+final class ForwardChannel: ChannelHandler {
+    var openMessage: OpaquePointer?  // kept until the connect completes
+    var agentOpening = false         // ssh_channel_open_auth_agent still SSH_AGAIN
+    var sock: Int32
+    let connectDeadline: Int64
+    var toSocket = PendingBytes()
+    var clientEOF = false
+    var socketEOF = false
+    let target: String
+
+    init(session: OpaquePointer, message: OpaquePointer, sock: Int32, target: String, now: Int64) {
+        openMessage = message
+        self.sock = sock
+        self.target = target
+        connectDeadline = now + SSHLimits.forwardConnectMs
+        super.init(session: session, channel: nil)
+    }
+
+    override func interests(into list: inout [SSHPollInterest], sshWritable: Bool) {
+        guard !finished, sock >= 0, !agentOpening else { return }
+        if openMessage != nil {
+            list.append(SSHPollInterest(fd: sock, events: Int16(POLLOUT)))
+            return
+        }
+        var ev: Int16 = 0
+        if !toSocket.isEmpty { ev |= Int16(POLLOUT) }
+        if !socketEOF && sshWritable && channel.map({ ssh_channel_window_size($0) > 0 }) ?? false {
+            ev |= Int16(POLLIN)
+        }
+        if ev != 0 { list.append(SSHPollInterest(fd: sock, events: ev)) }
+    }
+
+    /// An agent connection accepted on `sock`; the channel is opened towards the client.
+    init(session: OpaquePointer, agentSocket sock: Int32, now: Int64) {
+        openMessage = nil
+        self.sock = sock
+        target = "agent"
+        connectDeadline = now + SSHLimits.forwardConnectMs
+        agentOpening = true
+        super.init(session: session, channel: ssh_channel_new(session))
+    }
+
+    override var deadline: Int64? { openMessage != nil || agentOpening ? connectDeadline : nil }
+
+    override func service(now: Int64, scratch: UnsafeMutableRawBufferPointer) {
+        if finished { return }
+        if let msg = openMessage {
+            var pfd = pollfd(fd: sock, events: Int16(POLLOUT), revents: 0)
+            let ready = poll(&pfd, 1, 0) > 0
+            if !ready && now < connectDeadline { return }
+            let err = ready ? tether_socket_error(sock) : ETIMEDOUT
+            openMessage = nil
+            if err != 0 {
+                SSHLog.info("forward to \(target) failed (\(err))")
+                _ = ssh_message_reply_default(msg)
+                ssh_message_free(msg)
+                closeSock()
+                finished = true
+                return
+            }
+            channel = ssh_message_channel_request_open_reply_accept(msg)
+            ssh_message_free(msg)
+            if channel == nil {
+                closeSock()
+                finished = true
+                return
+            }
+            SSHLog.debug("forward to \(target) open")
+        }
+        guard let ch = channel else {
+            closeSock()
+            finished = true
+            return
+        }
+        if agentOpening {
+            let rc = ssh_channel_open_auth_agent(ch)
+            if rc == SSH_AGAIN && now < connectDeadline { return }
+            agentOpening = false
+            if rc != SSH_OK {
+                SSHLog.info("agent channel refused by client")
+                closeSock()
+                finished = true
+                return
+            }
+        }
+        if ssh_channel_is_closed(ch) != 0 {
+            closeSock()
+            finished = true
+            return
+        }
+        if !clientEOF && sock >= 0 {
+            switch ChannelPump.channelToFd(channel: ch, fd: sock, pending: &toSocket, scratch: scratch) {
+            case .eof:
+                clientEOF = true
+                _ = shutdown(sock, Int32(SHUT_WR))
+            case .fdClosed, .failed:
+                clientEOF = true
+            case .idle, .blocked:
+                break
+            }
+        }
+        if !socketEOF && sock >= 0 {
+            var moved = 0
+            if ChannelPump.fdToChannel(
+                session: session, channel: ch, fd: sock, stderr: false, scratch: scratch,
+                moved: &moved) == .eof
+            {
+                socketEOF = true
+                _ = ssh_channel_send_eof(ch)
+            }
+        }
+        if clientEOF && socketEOF {
+            _ = ssh_channel_close(ch)
+            closeSock()
+            finished = true
+        }
+    }
+
+    override func abort() {
+        if let msg = openMessage {
+            ssh_message_free(msg)
+            openMessage = nil
+        }
+        closeSock()
+        finished = true
+    }
+
+    private func closeSock() {
+        if sock >= 0 { close(sock) }
+        sock = -1
+    }
+}

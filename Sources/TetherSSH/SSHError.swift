@@ -1,0 +1,52 @@
+/// What went wrong while setting up or running the SSH service.
+public enum SSHError: Error, Equatable {
+    /// libssh could not allocate a bind or session object.
+    case libraryAllocationFailed
+    /// The host key file or PEM could not be imported (path or "pem").
+    case hostKeyUnreadable(String)
+    /// A bind option was refused by libssh (option name).
+    case bindOptionRejected(String)
+    /// `ssh_bind_accept_fd` refused the connection's fd (libssh's message).
+    case acceptFailed(String)
+
+    /// One line for logs and the console.
+    public var text: String {
+        switch self {
+        case .libraryAllocationFailed: return "libssh allocation failed"
+        case .hostKeyUnreadable(let p): return "host key unreadable: \(p)"
+        case .bindOptionRejected(let o): return "libssh refused option \(o)"
+        case .acceptFailed(let why): return "accept failed: \(why)"
+        }
+    }
+}
+
+/// Why a password or public key was refused (logged, never sent to the client).
+public enum SSHAuthRefusal: Equatable {
+    case unknownUser
+    case lockedAccount
+    case emptyPasswordNotPermitted
+    case wrongPassword
+    case unsupportedHash
+    case shadowUnreadable
+    case keyNotRSA
+    case oracleUnavailable
+    case oracleRefused
+    case badSignature
+    case oracleBudgetSpent
+
+    var text: String {
+        switch self {
+        case .unknownUser: return "unknown user"
+        case .lockedAccount: return "locked account"
+        case .emptyPasswordNotPermitted: return "empty password not permitted"
+        case .wrongPassword: return "wrong password"
+        case .unsupportedHash: return "unsupported hash"
+        case .shadowUnreadable: return "shadow unreadable"
+        case .keyNotRSA: return "key is not RSA"
+        case .oracleUnavailable: return "no key oracle"
+        case .oracleRefused: return "hub refused key"
+        case .badSignature: return "bad hub signature"
+        case .oracleBudgetSpent: return "one key per connection"
+        }
+    }
+}

@@ -1,0 +1,24 @@
+/// Every limit of the SSH service in one place.
+public enum SSHLimits {
+    /// Bytes moved per read between a channel and a child or socket (one SSH packet's worth).
+    public static let pumpChunk = 64 * 1024
+    /// Channels (sessions + forwardings) one connection may have open at once.
+    public static let channelsPerConnection = 10
+    /// Oracle calls (POST /api/auth/ssh) one connection may cause; ShellHub uses one key.
+    public static let oracleCallsPerConnection = 1
+    /// How long output is still drained after the child exited before exit-status goes out
+    /// (a background job can hold the pipe open forever).
+    public static let drainAfterExitMs: Int64 = 5_000
+    /// Interval of waitpid() checks when pidfd_open(2) is unavailable (kernel < 5.3).
+    public static let reapPollMs: Int64 = 500
+    /// Accepted environment variables from the client (LANG, LC_*) per channel.
+    public static let clientEnvVariables = 32
+    /// Longest client environment value kept.
+    public static let clientEnvValueBytes = 256
+    /// Longest shadow/passwd file read (bytes); larger files are refused.
+    public static let accountFileBytes = 1 << 20
+    /// Key blob bytes accepted (RSA 16384 is ~2 KiB).
+    public static let keyBlobBytes = 4096
+    /// Time allowed for a direct-tcpip connect before the channel open is refused.
+    public static let forwardConnectMs: Int64 = 10_000
+}

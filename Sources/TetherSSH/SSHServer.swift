@@ -1,0 +1,111 @@
+import CLibSSH
+import CShims
+
+/// The device's SSH service: one libssh bind (host key, algorithms) shared by every
+/// connection, the authentication policy and the key oracle. Single-threaded; it never blocks.
+///
+/// Use: `let server = try SSHServer(config: c)`, then for each session slot
+/// `let conn = try server.accept(fd: fd, peer: "...", now: ms)`, drive `conn` from the poll
+/// loop (see `SSHServerConnection`), and call `server.reapOrphans()` now and then (any
+/// wake-up is fine) so killed children of closed connections do not stay zombies.
+public final class SSHServer {
+    public let config: SSHServerConfig
+    /// The hub's public-key oracle; nil refuses public keys.
+    public var oracle: (any PublicKeyOracle)?
+    let bind: OpaquePointer
+    let singleUser: Bool
+    var orphans: [pid_t] = []
+
+    public init(config: SSHServerConfig) throws(SSHError) {
+        self.config = config
+        tether_ssh_set_log_level(config.libsshLogLevel)
+        // A child's stdin pipe closing must not kill the agent.
+        tether_ignore_sigpipe()
+        singleUser = config.forceSingleUser || getuid() != 0
+        // `bind` is assigned last: a throw before that leaves nothing for deinit to free twice.
+        bind = try SSHServer.makeBind(config)
+    }
+
+    private static func makeBind(_ config: SSHServerConfig) throws(SSHError) -> OpaquePointer {
+        guard let bind = ssh_bind_new() else { throw .libraryAllocationFailed }
+        var key: OpaquePointer? = nil
+        let rc: Int32
+        if let pem = config.hostKeyPEM {
+            rc = ssh_pki_import_privkey_base64(pem, nil, nil, nil, &key)
+        } else {
+            rc = ssh_pki_import_privkey_file(config.hostKeyPath, nil, nil, nil, &key)
+        }
+        guard rc == SSH_OK, let key else {
+            ssh_bind_free(bind)
+            throw .hostKeyUnreadable(config.hostKeyPEM == nil ? config.hostKeyPath : "pem")
+        }
+        // The bind owns the key from here on.
+        if ssh_bind_options_set(bind, SSH_BIND_OPTIONS_IMPORT_KEY, UnsafeRawPointer(key)) != SSH_OK {
+            ssh_key_free(key)
+            ssh_bind_free(bind)
+            throw .bindOptionRejected("IMPORT_KEY")
+        }
+        // No /etc/ssh/libssh_server_config: behaviour must not depend on the board's files.
+        var no = false
+        _ = ssh_bind_options_set(bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no)
+        let lists: [(ssh_bind_options_e, String, String)] = [
+            (SSH_BIND_OPTIONS_KEY_EXCHANGE, SSHAlgorithms.keyExchange, "KEX"),
+            (SSH_BIND_OPTIONS_CIPHERS_C_S, SSHAlgorithms.ciphers, "CIPHERS_C_S"),
+            (SSH_BIND_OPTIONS_CIPHERS_S_C, SSHAlgorithms.ciphers, "CIPHERS_S_C"),
+            (SSH_BIND_OPTIONS_HMAC_C_S, SSHAlgorithms.macs, "HMAC_C_S"),
+            (SSH_BIND_OPTIONS_HMAC_S_C, SSHAlgorithms.macs, "HMAC_S_C"),
+        ]
+        for (option, value, name) in lists {
+            if ssh_bind_options_set(bind, option, value) != SSH_OK {
+                ssh_bind_free(bind)
+                throw .bindOptionRejected(name)
+            }
+        }
+        return bind
+    }
+
+    deinit { ssh_bind_free(bind) }
+
+    /// Starts serving SSH on `fd` (a connected stream socket; socketpair end or TCP). The
+    /// connection owns the fd from now on and closes it when it ends.
+    public func accept(fd: Int32, peer: String, now: Int64) throws(SSHError) -> SSHServerConnection {
+        try SSHServerConnection(server: self, fd: fd, peer: peer, now: now)
+    }
+
+    /// Reaps children killed when their connection went away. Cheap; call on any wake-up.
+    public func reapOrphans() {
+        var i = 0
+        while i < orphans.count {
+            var code: Int32 = 0
+            if tether_child_reap(orphans[i], &code) != 0 {
+                orphans.remove(at: i)
+            } else {
+                i += 1
+            }
+        }
+    }
+
+    /// When the loop should wake to reap killed children (nil: none pending).
+    public func orphanDeadline(now: Int64) -> Int64? {
+        orphans.isEmpty ? nil : now + SSHLimits.reapPollMs
+    }
+
+    /// Children still waiting to be reaped (tests, diagnostics).
+    public var orphanCount: Int { orphans.count }
+}
+
+/// Algorithm lists offered by the server (PROTOCOL.md 7.1, 10.7). libssh sends ext-info with
+/// server-sig-algs (rsa-sha2-256/512) when the client announces ext-info-c. The host key is
+/// the one key imported (RSA: offered as rsa-sha2-512, rsa-sha2-256, ssh-rsa).
+public enum SSHAlgorithms {
+    public static let keyExchange =
+        "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,"
+        + "ecdh-sha2-nistp521,diffie-hellman-group14-sha256,diffie-hellman-group16-sha512,"
+        + "diffie-hellman-group18-sha512,diffie-hellman-group14-sha1"
+    public static let ciphers =
+        "aes128-gcm@openssh.com,chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,"
+        + "aes128-ctr,aes192-ctr,aes256-ctr"
+    public static let macs =
+        "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha2-256,"
+        + "hmac-sha2-512,hmac-sha1"
+}

@@ -1,0 +1,450 @@
+import CLibSSH
+import CShims
+import TetherPlatform
+
+/// One SSH connection (one session slot), served by libssh in non-blocking mode and driven
+/// by any poll loop:
+///
+///     var wants: [SSHPollInterest] = []
+///     conn.pollInterests(into: &wants)      // fds + POLLIN/POLLOUT it needs
+///     let deadline = conn.nextDeadline      // monotonic ms, or nil
+///     ... poll(...) ...
+///     conn.service(now: ms)                 // after any of its fds fired or the deadline
+///     if conn.isClosed { drop it }
+///
+/// State machine in the style of tmate: one state, advanced on SSH_OK, parked on SSH_AGAIN,
+/// torn down on SSH_ERROR. There is no timeout before the client's first bytes (the hub may
+/// start SSH minutes after opening the stream).
+public final class SSHServerConnection {
+    public enum State: Equatable {
+        case keyExchange
+        case authenticating
+        case open
+        case closed
+    }
+
+    public let fd: Int32
+    public let peer: String
+    public private(set) var state: State = .keyExchange
+    /// Why the connection ended (for the log and tests).
+    public private(set) var closeReason: String?
+    /// The authenticated user.
+    public private(set) var user: String?
+    public let startedAt: Int64
+    public private(set) var authenticatedAt: Int64?
+
+    let server: SSHServer
+    let session: OpaquePointer
+    var account: UserAccount?
+    var context: SessionContext?
+    var handlers: [ChannelHandler] = []
+    var authFailures = 0
+    var oracleCalls = 0
+    var keyVerdicts: [(blob: [UInt8], accepted: Bool)] = []
+    var pendingKey: PendingKeyAuth?
+    var ticket: PublicKeyOracleTicket?
+    var nextKeepalive: Int64?
+    let scratch: UnsafeMutableRawBufferPointer
+
+    struct PendingKeyAuth {
+        var message: OpaquePointer
+        var blob: [UInt8]
+        var data: String
+        var isQuery: Bool
+        var account: UserAccount
+        var user: String
+    }
+
+    /// Failed authentications tolerated on one connection (ShellHub sends one).
+    public static let maxAuthFailures = 6
+
+    init(server: SSHServer, fd: Int32, peer: String, now: Int64) throws(SSHError) {
+        guard let session = ssh_new() else { throw .libraryAllocationFailed }
+        _ = tether_set_nonblocking(fd)
+        if ssh_bind_accept_fd(server.bind, session, fd) != SSH_OK {
+            let why = String(cString: ssh_get_error(UnsafeMutableRawPointer(server.bind)))
+            ssh_free(session)
+            throw .acceptFailed(why)
+        }
+        ssh_set_blocking(session, 0)
+        self.server = server
+        self.session = session
+        self.fd = fd
+        self.peer = peer
+        startedAt = now
+        scratch = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: SSHLimits.pumpChunk, alignment: 16)
+        SSHLog.debug("conn \(peer): start")
+    }
+
+    deinit {
+        ticket?.cancel()
+        if state != .closed { teardown("released") }
+        scratch.deallocate()
+    }
+
+    // MARK: Loop interface
+
+    /// The fds and poll events this connection waits for.
+    public func pollInterests(into list: inout [SSHPollInterest]) {
+        if state == .closed { return }
+        let writePending = (ssh_get_poll_flags(session) & SSH_WRITE_PENDING) != 0
+        var ev = Int16(POLLIN)
+        if writePending { ev |= Int16(POLLOUT) }
+        list.append(SSHPollInterest(fd: fd, events: ev))
+        for h in handlers { h.interests(into: &list, sshWritable: !writePending) }
+    }
+
+    /// Earliest monotonic time (ms) at which `service` must run even without fd events.
+    public var nextDeadline: Int64? {
+        if state == .closed { return nil }
+        var d = nextKeepalive
+        for h in handlers {
+            if let hd = h.deadline { d = min(d ?? hd, hd) }
+        }
+        return d
+    }
+
+    /// True when `fd` belongs to this connection (its socket, a child's pipe, a forward).
+    public func owns(fd other: Int32) -> Bool {
+        var list: [SSHPollInterest] = []
+        pollInterests(into: &list)
+        return list.contains { $0.fd == other }
+    }
+
+    /// Same as `service`; for loops that dispatch per fd.
+    public func handle(fd: Int32, revents: Int16, now: Int64) { service(now: now) }
+
+    /// Advances everything that can advance without blocking.
+    public func service(now: Int64) {
+        if state == .closed { return }
+        if state == .keyExchange {
+            let rc = ssh_handle_key_exchange(session)
+            if rc == SSH_AGAIN { return }
+            if rc != SSH_OK {
+                teardown("key exchange: \(lastError)")
+                return
+            }
+            state = .authenticating
+            SSHLog.debug("conn \(peer): keys exchanged")
+        }
+        _ = ssh_blocking_flush(session, 0)
+        while state != .closed, let msg = ssh_message_get(session) {
+            if !dispatch(msg, now: now) { ssh_message_free(msg) }
+        }
+        if state == .closed { return }
+        if state == .open { serviceChannels(now: now) }
+        let status = ssh_get_status(session)
+        if (status & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0 || ssh_is_connected(session) == 0 {
+            let err = lastError
+            let byPeer = (status & SSH_CLOSED_ERROR) == 0 || err.hasPrefix("Received SSH_MSG_DISCONNECT")
+            teardown(byPeer ? "closed by peer" : "connection error: \(err)")
+            return
+        }
+        if server.config.keepaliveIntervalMs > 0 && state == .open {
+            if let due = nextKeepalive, now >= due {
+                // keepalive@openssh.com, want_reply 1; libssh handles the reply itself.
+                _ = ssh_send_keepalive(session)
+                nextKeepalive = now + server.config.keepaliveIntervalMs
+            } else if nextKeepalive == nil {
+                nextKeepalive = now + server.config.keepaliveIntervalMs
+            }
+        }
+    }
+
+    /// Ends the connection now (close protocol, shutdown): children are killed.
+    public func close(reason: String) {
+        if state != .closed { teardown(reason) }
+    }
+
+    /// Open channels (sessions and forwardings).
+    public var channelCount: Int { handlers.count }
+
+    // MARK: Messages
+
+    private var lastError: String {
+        String(cString: ssh_get_error(UnsafeMutableRawPointer(session)))
+    }
+
+    /// Handles one libssh message. Returns true when the message is kept for a later answer.
+    private func dispatch(_ msg: OpaquePointer, now: Int64) -> Bool {
+        let type = ssh_message_type(msg)
+        switch type {
+        case Int32(SSH_REQUEST_AUTH.rawValue):
+            if state == .open {
+                // RFC 4252 5.1: requests after success are ignored.
+                return false
+            }
+            return authenticate(msg, now: now)
+        case Int32(SSH_REQUEST_SERVICE.rawValue):
+            _ = ssh_message_service_reply_success(msg)
+            return false
+        case Int32(SSH_REQUEST_CHANNEL_OPEN.rawValue):
+            guard state == .open else {
+                _ = ssh_message_reply_default(msg)
+                return false
+            }
+            return openChannel(msg, now: now)
+        case Int32(SSH_REQUEST_CHANNEL.rawValue):
+            guard state == .open, let ch = ssh_message_channel_request_channel(msg),
+                  let h = handlers.first(where: { $0.channel == ch })
+            else {
+                _ = ssh_message_reply_default(msg)
+                return false
+            }
+            if h.request(msg, now: now) {
+                _ = ssh_message_channel_request_reply_success(msg)
+            } else {
+                _ = ssh_message_reply_default(msg)
+            }
+            return false
+        case Int32(SSH_REQUEST_GLOBAL.rawValue):
+            // tcpip-forward and everything else: refused. keepalive@openssh.com: success.
+            if ssh_message_subtype(msg) == Int32(SSH_GLOBAL_REQUEST_KEEPALIVE.rawValue) {
+                _ = ssh_message_global_request_reply_success(msg, 0)
+            } else {
+                _ = ssh_message_reply_default(msg)
+            }
+            return false
+        default:
+            _ = ssh_message_reply_default(msg)
+            return false
+        }
+    }
+
+    private func openChannel(_ msg: OpaquePointer, now: Int64) -> Bool {
+        guard handlers.count < SSHLimits.channelsPerConnection, let context else {
+            _ = ssh_message_reply_default(msg)
+            return false
+        }
+        switch ssh_message_subtype(msg) {
+        case Int32(SSH_CHANNEL_SESSION.rawValue):
+            guard let ch = ssh_message_channel_request_open_reply_accept(msg) else { return false }
+            handlers.append(SessionChannel(session: session, channel: ch, context: context))
+            return false
+        case Int32(SSH_CHANNEL_DIRECT_TCPIP.rawValue):
+            let host = ssh_message_channel_request_open_destination(msg).map { String(cString: $0) } ?? ""
+            let port = ssh_message_channel_request_open_destination_port(msg)
+            let target = "\(host):\(port)"
+            let sock = tether_tcp_connect_start(host, port)
+            if sock < 0 {
+                SSHLog.info("forward to \(target) failed (\(-sock))")
+                _ = ssh_message_reply_default(msg)
+                return false
+            }
+            handlers.append(
+                ForwardChannel(session: session, message: msg, sock: sock, target: target, now: now))
+            return true
+        default:
+            _ = ssh_message_reply_default(msg)
+            return false
+        }
+    }
+
+    private func serviceChannels(now: Int64) {
+        var i = 0
+        while i < handlers.count {
+            let h = handlers[i]
+            h.service(now: now, scratch: scratch)
+            if h.finished {
+                if let pid = h.orphan { server.orphans.append(pid) }
+                if let s = h as? SessionChannel { s.unwatch() }
+                if let ch = h.channel { ssh_channel_free(ch) }
+                handlers.remove(at: i)
+            } else {
+                i += 1
+            }
+        }
+        if let context, !context.newHandlers.isEmpty {
+            let adopted = context.newHandlers
+            context.newHandlers.removeAll()
+            for h in adopted {
+                h.service(now: now, scratch: scratch)
+                handlers.append(h)
+            }
+        }
+        _ = ssh_blocking_flush(session, 0)
+    }
+
+    // MARK: Authentication
+
+    private func refuse(_ msg: OpaquePointer, user: String, method: String, _ why: SSHAuthRefusal?) {
+        if let why {
+            authFailures += 1
+            SSHLog.info("auth \(method) for '\(user)' from \(peer) refused: \(why.text)")
+        }
+        _ = ssh_message_auth_set_methods(msg, Int32(SSH_AUTH_METHOD_PUBLICKEY | SSH_AUTH_METHOD_PASSWORD))
+        _ = ssh_message_reply_default(msg)
+        if authFailures >= SSHServerConnection.maxAuthFailures {
+            teardown("too many authentication failures")
+        }
+    }
+
+    private func accept(_ msg: OpaquePointer, user: String, account: UserAccount, method: String, now: Int64) {
+        _ = ssh_message_auth_reply_success(msg, 0)
+        self.user = user
+        self.account = account
+        let drop = getuid() == 0 && !server.singleUser && account.uid != 0
+        context = SessionContext(config: server.config, account: account, dropPrivileges: drop)
+        state = .open
+        authenticatedAt = now
+        SSHLog.info("auth \(method) for '\(user)' from \(peer) accepted")
+    }
+
+    /// The account sessions run as, or why there is none.
+    private func account(for user: String) -> UserAccount? {
+        let passwd = PasswdFile(path: server.config.passwdPath)
+        if server.singleUser {
+            let uid = getuid()
+            if let own = passwd.account(uid: uid) { return own }
+            let home = tether_getenv("HOME").map { String(cString: $0) } ?? "/"
+            let shell = tether_getenv("SHELL").map { String(cString: $0) } ?? server.config.fallbackShell
+            return UserAccount(name: user, uid: uid, gid: getgid(), home: home, shell: shell)
+        }
+        return passwd.account(named: user)
+    }
+
+    private func authenticate(_ msg: OpaquePointer, now: Int64) -> Bool {
+        let user = ssh_message_auth_user(msg).map { String(cString: $0) } ?? ""
+        switch ssh_message_subtype(msg) {
+        case Int32(SSH_AUTH_METHOD_PASSWORD):
+            let password = tether_ssh_msg_auth_password(msg).map { String(cString: $0) } ?? ""
+            guard let acct = account(for: user) else {
+                refuse(msg, user: user, method: "password", .unknownUser)
+                return false
+            }
+            let refusal: SSHAuthRefusal?
+            if server.singleUser {
+                if let hash = server.config.singleUserPasswordHash {
+                    refusal = PasswordCheck.verify(
+                        password: password, hash: hash, permitEmpty: server.config.permitEmptyPasswords)
+                } else {
+                    refusal = .lockedAccount
+                }
+            } else {
+                switch ShadowFile(path: server.config.shadowPath).lookup(user) {
+                case .hash(let hash):
+                    refusal = PasswordCheck.verify(
+                        password: password, hash: hash, permitEmpty: server.config.permitEmptyPasswords)
+                case .noSuchUser: refusal = .unknownUser
+                case .unreadable: refusal = .shadowUnreadable
+                }
+            }
+            if let refusal {
+                refuse(msg, user: user, method: "password", refusal)
+            } else {
+                accept(msg, user: user, account: acct, method: "password", now: now)
+            }
+            return false
+        case Int32(SSH_AUTH_METHOD_PUBLICKEY):
+            return authenticateKey(msg, user: user, now: now)
+        default:
+            // `none` and anything else: failure listing publickey,password (not counted).
+            refuse(msg, user: user, method: "none", nil)
+            return false
+        }
+    }
+
+    private func authenticateKey(_ msg: OpaquePointer, user: String, now: Int64) -> Bool {
+        let keyState = tether_ssh_msg_auth_pubkey_state(msg)
+        let isQuery = keyState == Int32(SSH_PUBLICKEY_STATE_NONE.rawValue)
+        guard isQuery || keyState == Int32(SSH_PUBLICKEY_STATE_VALID.rawValue) else {
+            refuse(msg, user: user, method: "publickey", .badSignature)
+            return false
+        }
+        guard let key = tether_ssh_msg_auth_pubkey(msg), ssh_key_type(key) == SSH_KEYTYPE_RSA else {
+            refuse(msg, user: user, method: "publickey", .keyNotRSA)
+            return false
+        }
+        guard let acct = account(for: user) else {
+            refuse(msg, user: user, method: "publickey", .unknownUser)
+            return false
+        }
+        var b64 = [CChar](repeating: 0, count: SSHLimits.keyBlobBytes * 2)
+        let rc = b64.withUnsafeMutableBufferPointer { tether_ssh_key_base64(key, $0.baseAddress, $0.count) }
+        guard rc == 0, let blob = PublicKeyProof.base64Decode(String(decodingCString: b64)) else {
+            refuse(msg, user: user, method: "publickey", .keyNotRSA)
+            return false
+        }
+        if let known = keyVerdicts.first(where: { $0.blob == blob }) {
+            answerKey(msg, isQuery: isQuery, accepted: known.accepted, user: user, account: acct, now: now)
+            return false
+        }
+        guard let oracle = server.oracle else {
+            refuse(msg, user: user, method: "publickey", .oracleUnavailable)
+            return false
+        }
+        guard oracleCalls < SSHLimits.oracleCallsPerConnection, pendingKey == nil else {
+            refuse(msg, user: user, method: "publickey", .oracleBudgetSpent)
+            return false
+        }
+        oracleCalls += 1
+        let data = PublicKeyProof.signedData(user: user, deviceName: server.config.deviceName)
+        pendingKey = PendingKeyAuth(
+            message: msg, blob: blob, data: data, isQuery: isQuery, account: acct, user: user)
+        // The ticket holds the connection until it resolves or the connection tears down
+        // (Embedded Swift has no weak/unowned); either one breaks the cycle.
+        let t = PublicKeyOracleTicket { sig in self.oracleAnswered(sig) }
+        ticket = t
+        oracle.start(
+            PublicKeyOracleRequest(
+                fingerprint: PublicKeyProof.md5Fingerprint(blob: blob), data: data, user: user),
+            ticket: t)
+        return true
+    }
+
+    private func answerKey(
+        _ msg: OpaquePointer, isQuery: Bool, accepted: Bool, user: String, account: UserAccount,
+        now: Int64
+    ) {
+        if !accepted {
+            refuse(msg, user: user, method: "publickey", .oracleRefused)
+        } else if isQuery {
+            _ = ssh_message_auth_reply_pk_ok_simple(msg)
+        } else {
+            accept(msg, user: user, account: account, method: "publickey", now: now)
+        }
+    }
+
+    /// The runtime's answer to the oracle call (through the ticket).
+    private func oracleAnswered(_ signature: String?) {
+        ticket = nil
+        guard let p = pendingKey, state == .authenticating else { return }
+        pendingKey = nil
+        var ok = false
+        if let s = signature, let sig = PublicKeyProof.base64Decode(s) {
+            ok = PublicKeyProof.verify(signature: sig, data: Array(p.data.utf8), blob: p.blob)
+            if !ok { SSHLog.info("auth publickey: hub signature does not verify") }
+        }
+        keyVerdicts.append((blob: p.blob, accepted: ok))
+        answerKey(
+            p.message, isQuery: p.isQuery, accepted: ok, user: p.user, account: p.account,
+            now: SSHClock.nowMs())
+        ssh_message_free(p.message)
+        if state != .closed { _ = ssh_blocking_flush(session, 0) }
+    }
+
+    // MARK: Teardown
+
+    private func teardown(_ reason: String) {
+        if state == .closed { return }
+        state = .closed
+        closeReason = reason
+        ticket?.cancel()
+        ticket = nil
+        if let p = pendingKey {
+            ssh_message_free(p.message)
+            pendingKey = nil
+        }
+        for h in handlers {
+            h.abort()
+            if let pid = h.orphan { server.orphans.append(pid) }
+            if let s = h as? SessionChannel { s.unwatch() }
+            if let ch = h.channel { ssh_channel_free(ch) }
+        }
+        handlers.removeAll()
+        ssh_disconnect(session)
+        ssh_free(session)  // closes fd
+        SSHLog.info("conn \(peer): \(reason)")
+    }
+}

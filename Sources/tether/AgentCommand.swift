@@ -1,0 +1,96 @@
+import CShims
+import TetherAgent
+import TetherPlatform
+import TetherSSH
+import TetherWire
+
+/// `tether run` (and `tether` with no command, like the Go agent): load and check the
+/// configuration, load or create the device key, then serve until SIGTERM/SIGINT.
+/// Exit status: 0 after a signal, 2 for a configuration error, 3 when the device was removed.
+func agentCommand(_ args: [String]) -> Int {
+    let loaded: (config: AgentConfig, file: String?)
+    switch RuntimeConfig.load() {
+    case .failure(let e):
+        Console.err("tether: " + e.message)
+        return 2
+    case .success(let l): loaded = l
+    }
+    let config = loaded.config
+    do {
+        try config.checkUserMode(isRoot: tether_geteuid() == 0)
+    } catch {
+        Console.err("tether: " + error.message)
+        return 2
+    }
+
+    let log = Logger.shared
+    log.retarget(RuntimeLog.target(config.logTarget))
+    log.minimumLevel = RuntimeLog.level(config.logLevel)
+    log.info("\(BuildInfo.versionLine)")
+    if let f = loaded.file { log.info("config file \(f)") }
+
+    let loop = EventLoop(maxDescriptors: 16 + 4 * config.sessionSlots, maxTimers: 32 + 4 * config.sessionSlots)
+    let identity: DeviceProfile
+    switch DeviceIdentityLoader.load(config: config, log: log) {
+    case .failure(let why):
+        log.error(why.message)
+        return 2
+    case .success(let id): identity = id
+    }
+
+    var tls: TLSContext? = nil
+    if config.server.isTLS {
+        var settings = TLSSettings.fromEnvironment()
+        if let f = config.sslCertFile { settings.caFile = f }
+        if let d = config.sslCertDir { settings.caDirectory = d }
+        do {
+            tls = try TLSContext(settings: settings)
+        } catch {
+            log.error("TLS: " + error.message)
+            return 2
+        }
+    }
+
+    let context = RuntimeContext(loop: loop, resolver: Resolver(loop: loop), tls: tls,
+                                 config: config, log: log, identity: identity)
+    let policy = AgentPolicy(config: config)
+    let sessions: SessionServer? = SSHSessions(context: context)
+    // v1 sessions ride their own dial-backs and outlive the control connection.
+    let v1 = config.transport == .v1 ? V1Service(context: context, policy: policy.keepalive, sessions: sessions) : nil
+    let runtime = Runtime(context: context, policy: policy) { ctx, token, owner in
+        if let v1 { return TunnelV1(service: v1, context: ctx, token: token, owner: owner) }
+        return TunnelV2(context: ctx, token: token, policy: policy.keepalive, sessions: sessions, owner: owner)
+    }
+    do {
+        try loop.watchSignals(terminate: {
+            log.info("stopping")
+            runtime.shutdown()
+            loop.stop()
+        }, hangup: { log.reopen() })
+    } catch {
+        log.error("signals: cannot watch")
+        return 1
+    }
+    runtime.start()
+    loop.run()
+    return Int(runtime.exitStatus ?? 0)
+}
+
+/// Maps the configuration's log settings onto the platform logger.
+enum RuntimeLog {
+    static func target(_ t: TetherAgent.LogTarget) -> TetherPlatform.LogTarget {
+        switch t {
+        case .stderr: return .stderr
+        case .syslog: return .syslog
+        }
+    }
+
+    static func level(_ l: TetherAgent.LogLevel) -> TetherPlatform.LogLevel {
+        switch l {
+        case .panic, .fatal, .error: return .error
+        case .warn: return .warning
+        case .info: return .info
+        case .debug, .trace: return .debug
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import TetherAgent
+import TetherPlatform
+import TetherWire
+
+/// What every runtime component shares: the loop, the resolver, the TLS context, the
+/// configuration, the log, and the device's identity as the server knows it.
+final class RuntimeContext {
+    let loop: EventLoop
+    let resolver: Resolver
+    /// nil for an `http://` server.
+    let tls: TLSContext?
+    let config: AgentConfig
+    let log: Logger
+    let identity: DeviceProfile
+    var versionString: String { AgentVersion.string }
+    /// Learned from the last successful device auth (`name` of the response).
+    var deviceName = ""
+    var deviceUID = ""
+    var namespace = ""
+    /// The newest device token (bearer for the tunnel and the key oracle).
+    var token: String?
+    /// Random numbers for jitter (arc4random/getrandom underneath).
+    var rng = SystemRandomNumberGenerator()
+
+    init(loop: EventLoop, resolver: Resolver, tls: TLSContext?, config: AgentConfig, log: Logger,
+         identity: DeviceProfile) {
+        self.loop = loop
+        self.resolver = resolver
+        self.tls = tls
+        self.config = config
+        self.log = log
+        self.identity = identity
+    }
+
+    /// The loop clock as the sans-I/O state machines take it.
+    var now: Instant { Instant(milliseconds: Int64(loop.nowMilliseconds)) }
+
+    /// The CONNECT proxy from HTTPS_PROXY/HTTP_PROXY/NO_PROXY, read once at start.
+    let proxy = ProxySettings.fromEnvironment()
+
+    /// Options of a new connection to the server: TLS for https, the proxy, a send queue of
+    /// `queue` bytes (fixed at creation: memory does not grow with load).
+    func linkOptions(queue: Int) -> LinkOptions {
+        var o = LinkOptions(host: config.server.host, port: config.server.port, tls: tls)
+        o.proxy = proxy
+        o.outputCapacity = queue
+        return o
+    }
+
+    /// Request target of `path` under the server's path prefix.
+    func target(_ path: String) -> String { config.server.join(path) }
+}
+
+/// The device as it introduces itself to the server (PROTOCOL.md 2).
+struct DeviceProfile {
+    /// The byte-exact `public_key` string (PKCS#1 "RSA PUBLIC KEY" PEM).
+    var publicKeyPEM: String
+    /// `identity.mac`: the preferred identity, else the MAC of the chosen interface.
+    var mac: String
+    var hostname: String
+    var info: DeviceInfo
+    /// The device key: also the SSH host key (PROTOCOL.md 7.2).
+    var key: DeviceKey
+}

@@ -1,0 +1,276 @@
+import CShims
+import TetherAgent
+import TetherPlatform
+import TetherWire
+
+/// Starts the SSH server side of a session on a local fd (one end of a socketpair); returns
+/// false when it cannot. The runtime owns the other end through a `SlotPipe`.
+protocol SessionServer: AnyObject {
+    func startSession(fd: Int32, sessionID: String) -> Bool
+    /// The server asked to close the session: end it (its fd then reaches EOF).
+    func closeSession(sessionID: String)
+}
+
+/// The v2 transport (PROTOCOL.md 5.2): one WebSocket to `/agent/connection` carrying yamux,
+/// driven by TetherAgent's `V2Tunnel` state machine; each accepted stream lands in a session
+/// slot whose local end is a `SlotPipe` (SSH via a socketpair, or a proxied TCP socket).
+/// Liveness comes from the server's own pings (dead-peer detection by the keepalive
+/// scheduler); the agent pings only when the policy says the path needs it.
+final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
+    private let ctx: RuntimeContext
+    private unowned(unsafe) let owner: TunnelOwner
+    private let sessions: SessionServer?
+    private var link: WebSocketLink!
+    private var machine: V2Tunnel
+    private var pipes: [SlotPipe?]
+    private var proxies: [TCPConnector?]
+    private var keepalive: KeepaliveScheduler
+    private var keepaliveTimer = TimerToken.none
+    private var machineTimer = TimerToken.none
+    private var up = false
+    private var closed = false
+    static let tunnelID = 0
+    /// The tunnel's send queue: every session's upstream bytes pass through it.
+    static let queueBytes = 128 * 1024
+
+    init(context: RuntimeContext, token: String, policy: KeepalivePolicy, sessions: SessionServer?,
+         owner: TunnelOwner) {
+        ctx = context
+        self.owner = owner
+        self.sessions = sessions
+        let slots = context.config.sessionSlots
+        machine = V2Tunnel(sessionSlots: slots)
+        pipes = [SlotPipe?](repeating: nil, count: slots)
+        proxies = [TCPConnector?](repeating: nil, count: slots)
+        keepalive = KeepaliveScheduler(policy: policy, capacity: 1, using: &context.rng)
+        link = WebSocketLink(context: context, target: context.target("/agent/connection"),
+                             bearer: token, label: "tunnel", queue: TunnelV2.queueBytes, delegate: self)
+        link.start()
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        ctx.loop.cancel(keepaliveTimer)
+        ctx.loop.cancel(machineTimer)
+        for i in pipes.indices {
+            pipes[i]?.terminate()
+            pipes[i] = nil
+            proxies[i]?.cancel()
+            proxies[i] = nil
+        }
+        link.close()
+    }
+
+    private func fail(_ end: LinkEnd) {
+        let wasUp = up
+        close()
+        owner.tunnelDown(self, end, wasUp: wasUp)
+    }
+
+    // MARK: WebSocketLinkDelegate
+
+    func linkOpened(_ link: WebSocketLink) {
+        up = true
+        keepalive.open(TunnelV2.tunnelID, role: .v2Tunnel, now: ctx.now)
+        rearmKeepalive()
+        owner.tunnelUp(self)
+    }
+
+    func link(_ link: WebSocketLink, received bytes: [UInt8]) {
+        keepalive.noteReceived(TunnelV2.tunnelID, now: ctx.now)
+        do {
+            try machine.receive(bytes, now: ctx.now)
+        } catch {
+            fail(.failed("yamux protocol error"))
+            return
+        }
+        process()
+    }
+
+    func linkPinged(_ link: WebSocketLink) {
+        keepalive.noteSent(TunnelV2.tunnelID, now: ctx.now)
+    }
+
+    func linkDrained(_ link: WebSocketLink) {
+        for p in pipes { p?.resume() }
+    }
+
+    func linkEnded(_ link: WebSocketLink, _ end: LinkEnd) {
+        fail(end)
+    }
+
+    // MARK: driving the state machine
+
+    /// Writes queued yamux frames, performs the machine's actions, re-arms its timer.
+    private func process() {
+        while !closed, let action = machine.nextAction() {
+            perform(action)
+        }
+        flushOutput()
+        guard !closed else { return }
+        ctx.loop.cancel(machineTimer)
+        machineTimer = .none
+        if let d = machine.nextDeadline {
+            machineTimer = (try? ctx.loop.schedule(atNanoseconds: UInt64(max(d.milliseconds, 0)) &* 1_000_000) { [self] in
+                machineTimer = .none
+                machine.timerFired(now: ctx.now)
+                process()
+            }) ?? .none
+        }
+    }
+
+    private func flushOutput() {
+        guard !closed, machine.hasOutput else { return }
+        let out = machine.takeOutput()
+        if link.send(out) {
+            keepalive.noteSent(TunnelV2.tunnelID, now: ctx.now)
+        }
+    }
+
+    private func perform(_ action: V2TunnelAction) {
+        switch action {
+        case .openSSH(let slot, let sessionID, let initial):
+            openSSH(slot: slot, sessionID: sessionID, initial: initial)
+        case .closeSSH(let slot):
+            if let id = machine.slots.sessionID(of: slot) { sessions?.closeSession(sessionID: id) }
+            pipes[slot]?.terminate()
+            pipes[slot] = nil
+            machine.localClosed(slot)
+        case .proxy(let slot, let host, let port, let initial):
+            startProxy(slot: slot, host: host, port: port, initial: initial)
+        case .data(let slot, let bytes):
+            if let p = pipes[slot] { p.deliver(bytes) } else { machine.consumed(slot, bytes.count) }
+        case .remoteClosed(let slot):
+            pipes[slot]?.remoteClosed()
+        case .reset(let slot):
+            pipes[slot]?.terminate()
+            pipes[slot] = nil
+            proxies[slot]?.cancel()
+            proxies[slot] = nil
+        case .canSend(let slot):
+            pipes[slot]?.resume()
+        case .refused(let stream, let reason):
+            ctx.log.warning("stream \(stream) refused: \(TunnelV2.describe(reason))")
+        case .unknownSession(let id):
+            ctx.log.info("close for unknown session \(id.prefix(12))")
+        case .serverPing:
+            keepalive.noteReceived(TunnelV2.tunnelID, now: ctx.now)
+        case .goAway:
+            ctx.log.info("server going away")
+        }
+    }
+
+    static func describe(_ r: StreamRefusal) -> String {
+        switch r {
+        case .slotsFull: return "all session slots busy"
+        case .tooManyNegotiating: return "too many streams negotiating"
+        case .negotiationFailed: return "multistream negotiation failed"
+        case .negotiationTimeout: return "negotiation timed out"
+        case .badHeader: return "bad header line"
+        }
+    }
+
+    private func openSSH(slot: Int, sessionID: String, initial: [UInt8]) {
+        var pair: [Int32] = [-1, -1]
+        guard let sessions,
+              pair.withUnsafeMutableBufferPointer({ tether_socketpair_nonblock($0.baseAddress) }) == 0
+        else {
+            ctx.log.error("session \(sessionID.prefix(12)): cannot start SSH")
+            machine.abort(slot)
+            return
+        }
+        guard let pipe = SlotPipe(loop: ctx.loop, fd: pair[0], slot: slot, owner: self),
+              sessions.startSession(fd: pair[1], sessionID: sessionID)
+        else {
+            Socket.close(pair[0])
+            Socket.close(pair[1])
+            ctx.log.error("session \(sessionID.prefix(12)): cannot start SSH")
+            machine.abort(slot)
+            return
+        }
+        pipes[slot] = pipe
+        ctx.log.info("session \(sessionID.prefix(12)) opened in slot \(slot)")
+        if !initial.isEmpty { pipe.deliver(initial) }
+    }
+
+    private func startProxy(slot: Int, host: String, port: UInt16, initial: [UInt8]) {
+        ctx.resolver.resolve(host: host, port: port) { [self] result in
+            guard !closed else { return }
+            switch result {
+            case .failure(let e):
+                machine.proxyFailed(slot, message: e.message)
+                process()
+            case .success(let addresses):
+                let c = TCPConnector(loop: ctx.loop, addresses: addresses) { [self] r in
+                    proxies[slot] = nil
+                    guard !closed else {
+                        if case .success(let fd) = r { Socket.close(fd) }
+                        return
+                    }
+                    switch r {
+                    case .failure(let e):
+                        machine.proxyFailed(slot, message: e.message)
+                    case .success(let fd):
+                        if let pipe = SlotPipe(loop: ctx.loop, fd: fd, slot: slot, owner: self) {
+                            pipes[slot] = pipe
+                            machine.proxyConnected(slot)
+                            if !initial.isEmpty { pipe.deliver(initial) }
+                        } else {
+                            Socket.close(fd)
+                            machine.proxyFailed(slot, message: "agent busy")
+                        }
+                    }
+                    process()
+                }
+                proxies[slot] = c
+                c.start()
+            }
+        }
+    }
+
+    // MARK: SlotPipeOwner
+
+    func pipeSendRoom(_ slot: Int) -> Int {
+        // Bounded by the stream's window and by the tunnel's send queue.
+        min(machine.sendWindow(slot), max(link.sendCapacity - 64, 0))
+    }
+
+    func pipe(_ slot: Int, produced bytes: UnsafeRawBufferPointer) {
+        _ = machine.send(slot, bytes)
+        flushOutput()
+    }
+
+    func pipe(_ slot: Int, wrote count: Int) {
+        machine.consumed(slot, count)
+        flushOutput()
+    }
+
+    func pipeEnded(_ slot: Int, reason: String) {
+        pipes[slot] = nil
+        ctx.log.info("slot \(slot) closed: \(reason)")
+        machine.localClosed(slot)
+        process()
+    }
+
+    // MARK: keepalive
+
+    private func rearmKeepalive() {
+        ctx.loop.cancel(keepaliveTimer)
+        keepaliveTimer = .none
+        guard !closed, let d = keepalive.nextDeadline() else { return }
+        keepaliveTimer = (try? ctx.loop.schedule(atNanoseconds: UInt64(max(d.milliseconds, 0)) &* 1_000_000) { [self] in
+            keepaliveTimer = .none
+            let firing = keepalive.fire(now: ctx.now)
+            if !firing.dead.isEmpty {
+                fail(.failed("no ping from server for \(keepalive.policy.v2ServerPing / 1000 + keepalive.policy.deadPeerGrace / 1000) s"))
+                return
+            }
+            if !firing.pings.isEmpty {
+                machine.ping()
+                flushOutput()
+            }
+            rearmKeepalive()
+        }) ?? .none
+    }
+}

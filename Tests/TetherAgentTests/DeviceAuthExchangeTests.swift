@@ -1,0 +1,80 @@
+import Testing
+import TetherWire
+@testable import TetherAgent
+
+@Suite struct DeviceAuthExchangeTests {
+    let request = DeviceAuthRequest(
+        info: DeviceInfo(id: "debian", prettyName: "Debian GNU/Linux 12", version: "0.10.0", arch: "arm64"),
+        mac: "aa:bb:cc:dd:ee:ff", publicKey: "-----BEGIN RSA PUBLIC KEY-----\n", tenantID: "t")
+
+    func response(_ status: String, _ headers: [String] = [], body: String = "") -> [UInt8] {
+        var s = "HTTP/1.1 \(status)\r\n"
+        for h in headers { s += h + "\r\n" }
+        s += "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+        return Array(s.utf8)
+    }
+
+    @Test func requestHasTheHeadersTheServerNeeds() throws {
+        let server = try HTTPServerURL.parse("https://hub.example.com:8443/sh")
+        let bytes = try DeviceAuthExchange(request: request).requestBytes(server: server, agentVersion: "0.10.0")
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.hasPrefix("POST /sh/api/devices/auth HTTP/1.1\r\nHost: hub.example.com:8443\r\n"))
+        #expect(text.utf8.count > 100)
+        let body = request.encode()
+        let head = String(decoding: bytes.prefix(bytes.count - body.count), as: UTF8.self)
+        #expect(head.hasSuffix("Content-Length: \(body.count)\r\n\r\n"))
+        let lines = head.split(separator: "\r\n").map(String.init)
+        #expect(lines.contains("User-Agent: tether/0.10.0"))
+        #expect(lines.contains("Content-Type: application/json"))
+        #expect(!lines.contains { $0.hasPrefix("Accept-Encoding") })
+        #expect(Array(bytes.suffix(body.count)) == body)
+    }
+
+    @Test func okGivesTokenInPieces() {
+        var x = DeviceAuthExchange(request: request)
+        let bytes = response("200 OK", ["Content-Type: application/json"],
+            body: #"{"uid":"u1","token":"jwt.x.y","name":"board","namespace":"acme","status":"accepted","config":{}}"#)
+        var verdict: DeviceAuthVerdict? = nil
+        for b in bytes {
+            #expect(verdict == nil)
+            verdict = x.receive([b])
+        }
+        #expect(verdict == .authenticated(token: "jwt.x.y"))
+        #expect(x.response?.name == "board")
+        #expect(x.response?.status == "accepted")
+        #expect(x.connectionClosed() == .authenticated(token: "jwt.x.y"))
+    }
+
+    @Test func unauthorizedMeansRemoved() {
+        var x = DeviceAuthExchange(request: request)
+        #expect(x.receive(response("401 Unauthorized")) == .deviceRemoved)
+    }
+
+    @Test func rateLimitHonoursRetryAfter() {
+        var x = DeviceAuthExchange(request: request)
+        #expect(x.receive(response("429 Too Many Requests", ["Retry-After: 30"])) == .retry(.rateLimited, retryAfter: .seconds(30)))
+        var y = DeviceAuthExchange(request: request)
+        #expect(y.receive(response("503 Busy", ["Retry-After: Wed, 21 Oct 2015 07:28:00 GMT"]))
+            == .retry(.serverError(503), retryAfter: nil))
+    }
+
+    @Test func refusalsAndGarbage() {
+        var a = DeviceAuthExchange(request: request)
+        #expect(a.receive(response("404 Not Found", body: "{}")) == .retry(.refused(404), retryAfter: nil))
+        var b = DeviceAuthExchange(request: request)
+        #expect(b.receive(response("200 OK", body: "not json")) == .retry(.badResponse, retryAfter: nil))
+        var c = DeviceAuthExchange(request: request)
+        #expect(c.receive(Array("SSH-2.0-nope\r\n\r\n".utf8)) == .retry(.network, retryAfter: nil))
+        var d = DeviceAuthExchange(request: request)
+        #expect(d.receive(Array("HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{".utf8)) == nil)
+        #expect(d.connectionClosed() == .retry(.network, retryAfter: nil))
+        var e = DeviceAuthExchange(request: request)
+        #expect(e.networkFailed() == .retry(.network, retryAfter: nil))
+    }
+
+    @Test func closeDelimitedBody() {
+        var x = DeviceAuthExchange(request: request)
+        #expect(x.receive(Array("HTTP/1.1 200 OK\r\n\r\n{\"uid\":\"u\",\"token\":\"t\"}".utf8)) == nil)
+        #expect(x.connectionClosed() == .authenticated(token: "t"))
+    }
+}

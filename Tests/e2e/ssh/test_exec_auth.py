@@ -1,0 +1,192 @@
+"""exec sessions and authentication through real OpenSSH clients."""
+import os
+import subprocess
+import time
+
+from conftest import PASSWORD, openssl_hash
+
+
+def test_exec_exit_status_and_stderr_separation(server):
+    r = server.ssh("echo hi; echo err >&2; exit 3")
+    assert r.returncode == 3
+    assert r.stdout == b"hi\n"
+    assert r.stderr == b"err\n"
+
+
+def test_exec_stdin_roundtrip_and_eof(server):
+    data = os.urandom(300_000)
+    r = server.ssh("cat | sha256sum", input=data)
+    import hashlib
+    assert r.returncode == 0
+    assert r.stdout.split()[0].decode() == hashlib.sha256(data).hexdigest()
+
+
+def test_shell_without_pty_runs_stdin_script(server):
+    # `ssh host` with stdin not a tty: a login shell on pipes reading the script from stdin.
+    r = server.ssh(input=b"echo via-stdin; echo to-err >&2; exit 4\n", extra=["-T"])
+    assert r.returncode == 4
+    assert r.stdout.endswith(b"via-stdin\n")
+    assert b"to-err" in r.stderr
+
+
+def test_environment_as_protocol(server):
+    r = server.ssh("echo $HOME:$USER:$LOGNAME:$SHELLHUB_HOST:$SSH_CLIENT:$TERM; pwd; "
+                   "echo LANG=$LANG LC_TIME=$LC_TIME FOO=$FOO",
+                   extra=["-o", "SendEnv=LANG LC_TIME FOO"],
+                   env={**server.env(), "LANG": "fr_FR.UTF-8", "LC_TIME": "C", "FOO": "bar"})
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().splitlines()
+    home = os.path.expanduser("~" + server.user)
+    assert lines[0] == f"{home}:{server.user}:{server.user}:e2e-device:127.0.0.1 0 0:xterm"
+    assert lines[1] == home
+    assert lines[2] == "LANG=fr_FR.UTF-8 LC_TIME=C FOO="
+
+
+def test_none_lists_publickey_password(server):
+    r = subprocess.run(["ssh", "-v", "-p", str(server.port), *server.opts(), "-o", "BatchMode=yes",
+                        f"{server.user}@127.0.0.1", "true"], capture_output=True, timeout=30)
+    assert r.returncode == 255
+    assert b"Authentications that can continue: publickey,password" in r.stderr
+
+
+def test_wrong_password_and_unknown_user_refused(server):
+    server.set_password("wrong")
+    r = server.ssh("true")
+    assert r.returncode == 255
+    server.set_password(PASSWORD)
+    r = server.ssh("true", user="no-such-user-xyz")
+    assert r.returncode == 255
+    log = server.logtext()
+    assert "refused: wrong password" in log
+    assert "refused: unknown user" in log
+    assert "wrong" not in log.replace("wrong password", "")  # no secret in the log
+    assert server.ssh("true").returncode == 0
+
+
+def test_locked_and_empty_hashes(make_server, tmp_path):
+    user = os.environ.get("USER") or "root"
+    s = make_server(shadow_lines=[f"{user}:!{openssl_hash(PASSWORD)}:19000:0:99999:7:::"])
+    assert s.ssh("true").returncode == 255
+    assert "locked account" in s.logtext()
+
+
+def test_yescrypt_and_md5_hashes(make_server):
+    import warnings
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import crypt  # deprecated, still present on the host (libxcrypt underneath)
+    user = os.environ.get("USER") or "root"
+    for setting in ["$y$j9T$F5Jx5fExrKuPp53xLKQ..1$", "$1$abcdefgh$", "$5$abcdefgh$"]:
+        h = crypt.crypt(PASSWORD, setting)
+        s = make_server(shadow_lines=[f"{user}:{h}:19000:0:99999:7:::"])
+        r = s.ssh("echo ok")
+        assert r.returncode == 0 and r.stdout == b"ok\n", (setting, r.stderr)
+
+
+def test_single_user_mode_any_name(make_server):
+    s = make_server(extra=["--single-user-hash", openssl_hash(PASSWORD, "-5")])
+    r = s.ssh("id -un", user="whoever")
+    assert r.returncode == 0
+    assert r.stdout.decode().strip() == s.user
+    s.set_password("nope")
+    assert s.ssh("true", user="whoever").returncode == 255
+
+
+def test_privileges_dropped_for_other_user(make_server, tmp_path):
+    if os.getuid() != 0:
+        import pytest
+        pytest.skip("needs root")
+    passwd = tmp_path / "passwd"
+    passwd.write_text(open("/etc/passwd").read() + "tetheruser:x:4242:4343::/tmp:/bin/sh\n")
+    s = make_server(passwd=passwd,
+                    shadow_lines=[f"tetheruser:{openssl_hash(PASSWORD)}:19000:0:99999:7:::"])
+    r = s.ssh("id -u; id -g; pwd; echo $SHELL", user="tetheruser")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().split() == ["4242", "4343", "/tmp", "/bin/sh"]
+
+
+def test_publickey_through_hub_oracle(make_server, tmp_path):
+    key = tmp_path / "user.pem"
+    subprocess.run(["openssl", "genrsa", "-traditional", "-out", str(key), "3072"], check=True,
+                   capture_output=True)
+    key.chmod(0o600)
+    other = tmp_path / "other.pem"
+    subprocess.run(["openssl", "genrsa", "-traditional", "-out", str(other), "2048"], check=True,
+                   capture_output=True)
+    other.chmod(0o600)
+    s = make_server(extra=["--oracle-key", str(key)])
+    base = ["-o", "PasswordAuthentication=no", "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"]
+    r = s.ssh("echo key-ok", password=False, extra=base + ["-i", str(key)])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"key-ok\n"
+    # rsa-sha2-256 signature (what ShellHub's client picks from server-sig-algs).
+    r = s.ssh("true", password=False,
+              extra=base + ["-i", str(key), "-o", "PubkeyAcceptedAlgorithms=rsa-sha2-256"])
+    assert r.returncode == 0, r.stderr
+    r = s.ssh("true", password=False, extra=base + ["-i", str(other)])
+    assert r.returncode == 255
+    assert "hub refused key" in s.logtext()
+
+
+def test_non_rsa_key_refused(make_server, tmp_path):
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "ed")],
+                   check=True)
+    s = make_server(extra=["--oracle-key", str(s_key(tmp_path))])
+    r = s.ssh("true", password=False, extra=["-o", "PasswordAuthentication=no", "-o",
+                                             "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+                                             "-i", str(tmp_path / "ed")])
+    assert r.returncode == 255
+    assert "key is not RSA" in s.logtext()
+
+
+def s_key(tmp_path):
+    k = tmp_path / "oracle.pem"
+    subprocess.run(["openssl", "genrsa", "-traditional", "-out", str(k), "2048"], check=True,
+                   capture_output=True)
+    return k
+
+
+def test_algorithms_shellhub_needs(server):
+    # ShellHub's Go client: curve25519-sha256 + aes128-gcm, RSA host key as rsa-sha2-*.
+    for cipher in ["aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com"]:
+        r = server.ssh("true", extra=["-v", "-o", "KexAlgorithms=curve25519-sha256",
+                                      "-o", f"Ciphers={cipher}",
+                                      "-o", "HostKeyAlgorithms=rsa-sha2-256"])
+        assert r.returncode == 0, r.stderr
+        assert f"cipher: {cipher}".encode() in r.stderr
+    r = server.ssh("true", extra=["-v"])
+    assert b"server-sig-algs=<" in r.stderr and b"rsa-sha2-256" in r.stderr
+
+
+def test_connection_loss_kills_child(server, tmp_path):
+    marker = tmp_path / "pid"
+    p = subprocess.Popen(["ssh", "-p", str(server.port), *server.opts(), f"{server.user}@127.0.0.1",
+                          f"echo $$ > {marker}; exec sleep 1000"], env=server.env(),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    deadline = time.time() + 15
+    while time.time() < deadline and not (marker.exists() and marker.read_text().strip()):
+        time.sleep(0.1)
+    pid = int(marker.read_text())
+    os.kill(pid, 0)
+    p.kill()
+    p.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("child survived the connection")
+
+
+def test_keepalive_only_when_configured(make_server):
+    quiet = make_server()
+    r = quiet.ssh("sleep 2.5", extra=["-vvv"])
+    assert b"rtype keepalive@openssh.com" not in r.stderr
+    s = make_server(extra=["--keepalive", "1000"])
+    r = s.ssh("sleep 3.5", extra=["-vvv"])
+    assert r.returncode == 0
+    n = r.stderr.count(b"rtype keepalive@openssh.com want_reply 1")
+    assert 2 <= n <= 4, n

@@ -1,0 +1,191 @@
+"""The agent core against the dev hub: registration, both transports, TLS through nginx,
+certificate refusal, reconnect after a hub restart, hostile servers, configuration errors,
+and the aarch64 board binary under qemu-user. (SSH sessions: test_e2e_agent.py.)"""
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from hub.testing import AGENT_HOSTNAME as E2E_HOSTNAME
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def online(hub, transport=None, timeout=30):
+    return hub.wait_device(
+        lambda d: d["name"] == E2E_HOSTNAME and d["online"] and d["connected"]
+        and (transport is None or d["transport"] == transport), timeout=timeout)
+
+
+def test_v2_registers_and_answers_every_server_ping(make_hub, start_agent):
+    hub = make_hub("--ping-interval", "0.5")
+    agent = start_agent(hub.url, transport=2)
+    dev = online(hub, transport=2)
+    assert dev["status"] == "accepted"
+    assert dev["info"]["version"] == "0.10.0" and dev["info"]["platform"] == "native"
+    # The hub tears the tunnel down after one unanswered ping (15 s deadline): six answered
+    # pings on one connection mean the agent answers them all.
+    hub.wait_device(lambda d: d["name"] == E2E_HOSTNAME and d["pings_ok"] >= 6, timeout=20)
+    dev = hub.device(E2E_HOSTNAME)
+    assert dev["connects"] == 1 and dev["connected"]
+    agent.wait_log(r"online: dev\.e2e-board via v2")
+    assert agent.stop() == 0
+    hub.wait_device(lambda d: d["name"] == E2E_HOSTNAME and not d["connected"], timeout=10)
+
+
+def test_v1_registers_and_answers_websocket_pings(make_hub, start_agent):
+    hub = make_hub("--v1-ping-interval", "0.5", "--v1-keepalive-interval", "0.5",
+                   "--v1-pong-timeout", "3")
+    agent = start_agent(hub.url, transport=1)
+    online(hub, transport=1)
+    hub.wait_device(lambda d: d["name"] == E2E_HOSTNAME and d["pongs"] >= 5, timeout=20)
+    assert hub.device(E2E_HOSTNAME)["connects"] == 1
+    # Quiet by design: the agent sends no JSON keep-alives of its own.
+    assert hub.device(E2E_HOSTNAME)["bytes"]["tunnel_up"] < 400
+    assert agent.stop() == 0
+
+
+@pytest.mark.parametrize("transport", [2, 1])
+def test_tls_through_nginx_with_own_ca(hub, nginx_tls, start_agent, transport):
+    agent = start_agent(nginx_tls.url, transport=transport, ca=nginx_tls.ca)
+    online(hub, transport=transport)
+    assert agent.stop() == 0
+
+
+def test_untrusted_certificate_is_refused_with_a_clear_line(hub, nginx_tls, start_agent):
+    # No CA given: the self-signed chain must not be accepted.
+    agent = start_agent(nginx_tls.url, transport=2, env={"SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt"})
+    agent.wait_log(r"offline: auth: .*(certif|verify|trust)", timeout=20)
+    time.sleep(1)
+    assert hub.devices() == []
+    # One line per state change, not one per retry.
+    assert agent.log().count("offline:") <= 2
+    assert agent.returncode is None
+
+
+def test_agent_comes_back_after_hub_restart(make_hub, start_agent):
+    hub = make_hub()
+    port = hub.port
+    agent = start_agent(hub.url, transport=2)
+    online(hub)
+    hub.stop()
+    agent.wait_log(r"tunnel lost", timeout=10)
+    hub2 = make_hub("--port", str(port))
+    # Backoff with full jitter: the first retries come within seconds, never in lock-step.
+    dev = online(hub2, timeout=60)
+    assert dev["connects"] == 1
+    assert agent.returncode is None
+
+
+def _garbage_server(reply: bytes):
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    stop = threading.Event()
+
+    def serve():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                continue
+            try:
+                c.recv(65536)
+                if reply:
+                    c.sendall(reply)
+                time.sleep(0.05)
+            except OSError:
+                pass
+            finally:
+                c.close()
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return srv, stop
+
+
+@pytest.mark.parametrize("reply", [
+    b"\x16\x03\x01garbage\r\n\r\n" * 20,
+    b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n{",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\n",
+    b"",  # accept, read, close without a word
+], ids=["binary", "huge-length", "bad-chunk", "silent-close"])
+def test_hostile_server_gets_retries_not_a_crash(start_agent, reply):
+    srv, stop = _garbage_server(reply)
+    try:
+        agent = start_agent(f"http://127.0.0.1:{srv.getsockname()[1]}", transport=2)
+        agent.wait_log(r"offline: ", timeout=15)
+        time.sleep(2)
+        assert agent.returncode is None, agent.log()
+    finally:
+        stop.set()
+        srv.close()
+    assert agent.stop() == 0
+
+
+def test_server_that_stalls_mid_handshake_times_out(start_agent):
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)  # accepted by the kernel, never answered
+    try:
+        agent = start_agent(f"http://127.0.0.1:{srv.getsockname()[1]}", transport=2)
+        agent.wait_log(r"offline: auth: timed out", timeout=45)
+        assert agent.returncode is None
+    finally:
+        srv.close()
+
+
+@pytest.mark.parametrize("var,value,name", [
+    ("SHELLHUB_TRANSPORT_VERSION", "3", "SHELLHUB_TRANSPORT_VERSION"),
+    ("SHELLHUB_SERVER_ADDRESS", "not a url", "SHELLHUB_SERVER_ADDRESS"),
+    ("SHELLHUB_KEEPALIVE_INTERVAL", "0", "SHELLHUB_KEEPALIVE_INTERVAL"),
+    ("SHELLHUB_PRIVATE_KEY", "/tmp//x.key", "SHELLHUB_PRIVATE_KEY"),
+])
+def test_invalid_configuration_is_one_clear_line(start_agent, hub, var, value, name):
+    agent = start_agent(hub.url, env={var: value})
+    agent.proc.wait(20)
+    assert agent.returncode == 2
+    lines = [l for l in agent.log().splitlines() if l.strip()]
+    assert len(lines) == 1 and name in lines[0], lines
+
+
+def test_unreadable_key_file_is_refused(start_agent, hub, tmp_path):
+    bad = tmp_path / "bad.key"
+    bad.write_text("-----BEGIN RSA PRIVATE KEY-----\nnot base64\n-----END RSA PRIVATE KEY-----\n")
+    agent = start_agent(hub.url, env={"SHELLHUB_PRIVATE_KEY": str(bad)})
+    agent.proc.wait(20)
+    assert agent.returncode == 2
+    assert "bad.key" in agent.log()
+
+
+def test_missing_key_is_created_0600_and_reused(start_agent, hub, tmp_path):
+    key = tmp_path / "keys" / "device.key"
+    agent = start_agent(hub.url, env={"SHELLHUB_PRIVATE_KEY": str(key)})
+    uid = online(hub)["uid"]
+    agent.stop()
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert oct(key.parent.stat().st_mode & 0o777) == "0o700"
+    assert key.read_text().startswith("-----BEGIN RSA PRIVATE KEY-----\n")
+    start_agent(hub.url, env={"SHELLHUB_PRIVATE_KEY": str(key)})
+    # Same key, same MAC, same tenant: the same device UID (PROTOCOL.md 2.6).
+    assert online(hub)["uid"] == uid
+
+
+BOARD = os.path.join(ROOT, "dist", "raspberrypi4", "tether")
+
+
+@pytest.mark.skipif(not os.path.exists(BOARD) or not shutil.which("qemu-aarch64-static"),
+                    reason="no aarch64 board binary (make cross BOARD=raspberrypi4)")
+@pytest.mark.parametrize("transport", [2, 1])
+def test_board_binary_under_qemu_goes_online(make_hub, nginx_tls, start_agent, hub, transport):
+    agent = start_agent(nginx_tls.url, transport=transport, ca=nginx_tls.ca,
+                        command=["qemu-aarch64-static", BOARD])
+    dev = online(hub, transport=transport, timeout=90)
+    assert dev["info"]["arch"] == "amd64" or dev["info"]["arch"] == "arm64"
+    agent.wait_log(r"embedded, board raspberrypi4")
+    assert agent.stop() == 0

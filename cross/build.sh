@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Builds dist/<board>/tether: the agent compiled with Embedded Swift for the board's CPU and
+# linked fully static with musl, libssh (mbedTLS backend) and mbedTLS, then stripped.
+# SwiftPM drives the build with a generated toolset (see cross/toolset.json.in).
+# Usage: cross/build.sh <board>
+. "$(dirname "$0")/common.sh"
+board=${1:?usage: cross/build.sh <board>}
+load_board "$board"
+bash "$ROOT/cross/fetch.sh"
+bash "$ROOT/cross/build-libs.sh" "$board"
+
+embedded=$(dirname "$SWIFT_BIN")/lib/swift/embedded
+case "$ARCH" in
+    aarch64) stdlib_arch=aarch64-none-none-elf ;;
+    armv7hf) stdlib_arch=armv7-none-none-eabi ;;
+esac
+work=$TETHER_CACHE/toolsets
+mkdir -p "$work"
+
+# armv7 hard-float: the embedded stdlib ships for armv7-none-none-eabi only; an environment
+# mismatch is accepted by the compiler, so an eabihf alias of each module is enough.
+overlay=$TETHER_CACHE/overlay/$stdlib_arch
+if [ "$ARCH" = armv7hf ]; then
+    for m in Swift Synchronization _Volatile _Builtin_float; do
+        mkdir -p "$overlay/$m.swiftmodule"
+        ln -sfn "$embedded/$m.swiftmodule/armv7-none-none-eabi.swiftmodule" \
+            "$overlay/$m.swiftmodule/armv7-none-none-eabihf.swiftmodule"
+    done
+fi
+
+# The board's agent defaults, compiled into CShims (see Sources/CShims/shims.c).
+defines=(
+    "-DTETHER_BOARD=\"$BOARD\"" "-DTETHER_LIBC=\"musl\""
+    "-DTETHER_KEY_PATH=\"$KEY_PATH\"" "-DTETHER_LOG_TARGET=\"$LOG_TARGET\""
+    "-DTETHER_SESSION_SLOTS=$SESSION_SLOTS" "-DTETHER_MIDDLEBOX_IDLE=$MIDDLEBOX_IDLE"
+)
+json_list() { local first=1; printf '['; for a in "$@"; do [ $first = 1 ] || printf ', '; first=0
+    a=${a//\\/\\\\}; printf '"%s"' "${a//\"/\\\"}"; done; printf ']'; }
+
+read -r -a cpu_cflags <<<"$CPU_CFLAGS"
+c_opts=(--target="$CLANG_TARGET" --sysroot="$MUSL_ROOT" --gcc-install-dir="$GCC_DIR"
+        "${cpu_cflags[@]}" -I"$PREFIX/include" -ffunction-sections -fdata-sections
+        "-DMBEDTLS_USER_CONFIG_FILE=<tether-mbedtls-config.h>" "${defines[@]}")
+swift_opts=(-enable-experimental-feature Embedded -Osize -target-cpu "$SWIFT_CPU"
+            -Xfrontend -clang-target -Xfrontend "$CLANG_TARGET"
+            -Xcc --sysroot="$MUSL_ROOT" -Xcc -I"$PREFIX/include"
+            "-Xcc" "-DMBEDTLS_USER_CONFIG_FILE=<tether-mbedtls-config.h>")
+for f in "${cpu_cflags[@]}"; do swift_opts+=(-Xcc "$f"); done
+[ "$ARCH" = armv7hf ] && swift_opts+=(-I "$overlay")
+link_opts=(-Xclang-linker --target="$CLANG_TARGET" -Xclang-linker --sysroot="$MUSL_ROOT"
+           -Xclang-linker --gcc-install-dir="$GCC_DIR" -Xclang-linker -fuse-ld=lld
+           -Xclang-linker -static -Xclang-linker -Wl,--gc-sections -Xclang-linker -Wl,--icf=all
+           -L"$PREFIX/lib" -L"$embedded/$stdlib_arch"
+           -lssh -lmbedtls -lmbedx509 -lmbedcrypto -lcrypt -lswiftUnicodeDataTables)
+
+toolset=$work/$BOARD.json
+cat > "$toolset" <<JSON
+{
+  "schemaVersion": "1.0",
+  "swiftCompiler": { "extraCLIOptions": $(json_list "${swift_opts[@]}" "${link_opts[@]}") },
+  "cCompiler": { "extraCLIOptions": $(json_list "${c_opts[@]}") }
+}
+JSON
+
+scratch=$ROOT/.build-cross/$BOARD
+# SwiftPM does not see changes in the static C libraries: always relink.
+rm -f "$scratch/release/tether"
+log "swift build for $BOARD ($SWIFT_TARGET, $CLANG_TARGET)"
+(cd "$ROOT" && swift build -c release --triple "$SWIFT_TARGET" --toolset "$toolset" \
+    --scratch-path "$scratch" --product tether ${CROSS_VERBOSE:+-v})
+
+out=$ROOT/dist/$BOARD
+mkdir -p "$out"
+"$SWIFT_BIN/llvm-objcopy" --strip-all "$scratch/release/tether" "$out/tether"
+size=$(stat -c %s "$out/tether")
+log "dist/$BOARD/tether: $size bytes stripped"
+file "$out/tether" | grep -q "$FILE_MACHINE" || { echo "cross: wrong machine: $(file "$out/tether")" >&2; exit 1; }
+file "$out/tether" | grep -q "statically linked" || { echo "cross: not static: $(file "$out/tether")" >&2; exit 1; }

@@ -137,6 +137,27 @@ public struct HTTPRequestTarget: Equatable {
         return nil
     }
 
+    /// Percent-encodes `value` for a query component: unreserved characters (RFC 3986 2.3)
+    /// stay, everything else becomes `%XX`, as Go's `url.QueryEscape` does (except that Go
+    /// writes a space as `+`; `%20` is read the same way by every server).
+    public static func escapeQueryValue(_ value: String) -> String {
+        let hex: StaticString = "0123456789ABCDEF"
+        var out: [UInt8] = []
+        for b in value.utf8 {
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.append(b)
+            default:
+                out.append(UInt8(ascii: "%"))
+                out.append(hex.utf8Start[Int(b >> 4)])
+                out.append(hex.utf8Start[Int(b & 15)])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     static func unescape<C: Collection>(_ s: C) -> [UInt8]? where C.Element == UInt8 {
         var out: [UInt8] = []
         var it = s.makeIterator()

@@ -35,6 +35,17 @@ public enum YamuxEvent: Equatable {
     case pingAck(UInt32)
     /// The peer will open no more streams (normal GoAway); existing streams continue.
     case goAway
+
+    /// The stream an event is about, nil for session events.
+    public var streamID: UInt32? {
+        switch self {
+        case .streamOpened(let id), .data(let id, _), .remoteClosed(let id), .streamReset(let id),
+            .sendWindowOpened(let id):
+            return id
+        case .ping, .pingAck, .goAway:
+            return nil
+        }
+    }
 }
 
 /// The listener (yamux "server") side of a hashicorp yamux v0 session, sans-I/O: feed it the
@@ -232,6 +243,13 @@ public struct YamuxSession {
         guard let i = index(of: id) else { return }
         streams.remove(at: i)
         YamuxHeader(type: .windowUpdate, flags: .rst, streamID: id).encode(into: &output)
+        // No event about this stream after the caller dropped it: queued ones are stale and
+        // the rest of a payload in flight is discarded.
+        events.removeAll(where: { $0.streamID == id })
+        eventsAfterPayload.removeAll(where: { $0.streamID == id })
+        if case .payload(let sid, let remaining, _) = readState, sid == id {
+            readState = .payload(stream: sid, remaining: remaining, deliver: false)
+        }
     }
 
     /// Half-closes a stream (FIN): we send no more; the stream is forgotten once the peer's FIN

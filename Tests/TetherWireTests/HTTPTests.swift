@@ -232,3 +232,31 @@ private func run(_ input: String, step: Int = Int.max, head: Bool = false, limit
         #expect(HTTPRequestTarget("/ssh/abc").query == "")
     }
 }
+
+@Suite struct HTTPResponseWriterTests {
+    @Test func dialBackAnswers() throws {
+        #expect(text(try HTTPResponse(statusCode: 200, reason: "OK").encode())
+            == "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        #expect(text(try HTTPResponse(statusCode: 200, reason: "OK", framing: .tunnel).encode())
+            == "HTTP/1.1 200 OK\r\n\r\n")
+        var h = HTTPHeaders()
+        h.add("Content-Type", "text/plain; charset=utf-8")
+        let failed = try HTTPResponse(statusCode: 500, reason: "Internal Server Error", headers: h,
+                                      body: bytes("dial tcp 10.0.0.5:22: connection refused\n")).encode()
+        // Our own parser reads it back.
+        var p = HTTPResponseParser()
+        p.feed(failed)
+        #expect(try p.next() == .head(HTTPResponseHead(statusCode: 500, reason: "Internal Server Error", headers: HTTPHeaders([
+            HTTPHeader("Content-Type", "text/plain; charset=utf-8"), HTTPHeader("Content-Length", "41")]))))
+        #expect(try p.next() == .body(bytes("dial tcp 10.0.0.5:22: connection refused\n")))
+        #expect(try p.next() == .end)
+        #expect(throws: HTTPError.invalidRequestField("reason")) { try HTTPResponse(statusCode: 200, reason: "O\nK").encode() }
+    }
+
+    @Test func queryEscaping() {
+        #expect(HTTPRequestTarget.escapeQueryValue("v1.0.0-rc.1_x~") == "v1.0.0-rc.1_x~")
+        #expect(HTTPRequestTarget.escapeQueryValue("a b&c=d/é") == "a%20b%26c%3Dd%2F%C3%A9")
+        let t = HTTPRequestTarget("/info?agent_version=" + HTTPRequestTarget.escapeQueryValue("a b&c"))
+        #expect(t.queryValue("agent_version") == "a b&c")
+    }
+}

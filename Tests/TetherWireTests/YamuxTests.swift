@@ -216,3 +216,22 @@ private func frames(_ bytes: [UInt8]) throws -> [(YamuxHeader, [UInt8])] {
         #expect(!s.hasOutput)
     }
 }
+
+@Suite struct YamuxStaleEventTests {
+    @Test func noEventsAfterCallerReset() throws {
+        var s = YamuxSession()
+        // SYN with a window delta and a Data frame whose payload arrives in two pieces.
+        s.feed(hdr(.windowUpdate, .syn, 1, 10))
+        #expect(try s.next() == .streamOpened(1))
+        s.refuse(1)
+        #expect(try s.next() == nil)  // the queued .sendWindowOpened(1) is dropped
+        var t = YamuxSession()
+        t.feed(hdr(.windowUpdate, .syn, 3) + hdr(.data, .fin, 3, 4) + [1, 2])
+        #expect(try t.next() == .streamOpened(3))
+        t.accept(3)
+        #expect(try t.next() == .data(3, [1, 2]))
+        t.reset(3)
+        t.feed([3, 4] + hdr(.ping, .syn, 0, 5))
+        #expect(try drain(&t) == [.ping(5)])
+    }
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every fuzz target (each directory here with a fuzz.swift) for FUZZ_SECONDS each
+# (default 60; CI smoke: FUZZ_SECONDS=10). Used by `make fuzz`. Stops at the first crash.
+set -euo pipefail
+cd "$(dirname "$0")"
+secs=${FUZZ_SECONDS:-60}
+for dir in */; do
+    t=${dir%/}
+    [ -f "$t/fuzz.swift" ] || continue
+    echo "== fuzz $t for ${secs}s"
+    bash ./run.sh "$t" "$secs" 2>&1 | grep -E '^(Done|stat::number_of_executed_units)|ERROR|Fatal|SUMMARY' || true
+    if [ -n "$(ls artifacts/"$t"-* 2>/dev/null)" ]; then
+        echo "crash in $t: see Tests/fuzz/artifacts/" >&2
+        exit 1
+    fi
+done

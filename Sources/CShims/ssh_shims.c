@@ -2,6 +2,7 @@
 // fork and exec, so it calls only async-signal-safe functions (plus initgroups, which reads
 // /etc/group: acceptable in a single-threaded parent).
 #define _GNU_SOURCE
+#include "CShims.h"
 #include "CShimsSSH.h"
 
 #include <crypt.h>
@@ -101,12 +102,6 @@ int tether_crypt(const char *key, const char *setting, char *out, size_t cap) {
     return rc;
 }
 
-int tether_set_nonblocking(int fd) {
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
-    return 0;
-}
-
 int tether_open_read(const char *path) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     return fd < 0 ? -errno : fd;
@@ -130,14 +125,6 @@ int tether_set_times(const char *path, int fd, int64_t atime, int64_t mtime) {
 const char *tether_readdir_name(void *dir) {
     struct dirent *e = readdir((DIR *)dir);
     return e == NULL ? NULL : e->d_name;
-}
-
-void tether_ignore_sigpipe(void) { (void)signal(SIGPIPE, SIG_IGN); }
-
-int tether_set_cloexec(int fd) {
-    int fl = fcntl(fd, F_GETFD);
-    if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0) return -errno;
-    return 0;
 }
 
 int tether_openpty(int *master, int *slave, int rows, int cols) {
@@ -221,7 +208,7 @@ pid_t tether_spawn(const struct tether_spawn *s) {
     return -1;
 }
 
-pid_t tether_reap(pid_t pid, int *code) {
+pid_t tether_ssh_reap(pid_t pid, int *code) {
     int status = 0;
     pid_t r;
     do { r = waitpid(pid, &status, WNOHANG); } while (r < 0 && errno == EINTR);
@@ -274,13 +261,6 @@ int tether_tcp_connect_start(const char *host, int port) {
     int fd = connect_addr(res->ai_addr, res->ai_addrlen);
     freeaddrinfo(res);
     return fd;
-}
-
-int tether_socket_error(int fd) {
-    int err = 0;
-    socklen_t len = sizeof(err);
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
-    return err;
 }
 
 int tether_tcp_listen(const char *addr, int port, int backlog) {

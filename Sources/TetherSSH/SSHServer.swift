@@ -77,7 +77,7 @@ public final class SSHServer {
         var i = 0
         while i < orphans.count {
             var code: Int32 = 0
-            if tether_reap(orphans[i], &code) != 0 {
+            if tether_ssh_reap(orphans[i], &code) != 0 {
                 orphans.remove(at: i)
             } else {
                 i += 1

@@ -130,23 +130,20 @@ func sshServeCommand(_ args: [String]) -> Int {
                 }
                 if fd < 0 { break }
                 let peer = String(decoding: peerBuf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                var sshFd = fd
-                if viaSocketpair {
-                    var pair: [Int32] = [-1, -1]
-                    if tether_socketpair_stream(&pair, 64 * 1024) != 0 {
-                        close(fd)
-                        continue
-                    }
-                    bridges.append(SocketBridge(outer: fd, inner: pair[1]))
-                    sshFd = pair[0]
-                }
                 do {
-                    let c = try server.accept(fd: sshFd, peer: peer, now: now)
+                    let c: SSHServerConnection
+                    if viaSocketpair {
+                        let (conn, streamEnd) = try server.acceptViaSocketpair(peer: peer, now: now)
+                        bridges.append(SocketBridge(outer: fd, inner: streamEnd))
+                        c = conn
+                    } else {
+                        c = try server.accept(fd: fd, peer: peer, now: now)
+                    }
                     c.service(now: now)
                     conns.append(c)
                 } catch {
                     Console.err("ssh-serve: accept: \(error.text)")
-                    close(sshFd)
+                    close(fd)
                 }
             }
         }

@@ -3,7 +3,7 @@ import os
 import subprocess
 import time
 
-from conftest import PASSWORD, openssl_hash
+from .conftest import PASSWORD, openssl_hash
 
 
 def test_exec_exit_status_and_stderr_separation(server):

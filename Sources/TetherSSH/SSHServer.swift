@@ -15,6 +15,7 @@ public final class SSHServer {
     let bind: OpaquePointer
     let singleUser: Bool
     var orphans: [pid_t] = []
+    var reapTimerArmed = false
 
     public init(config: SSHServerConfig) throws(SSHError) {
         self.config = config

@@ -2,8 +2,8 @@
 // fork and exec, so it calls only async-signal-safe functions (plus initgroups, which reads
 // /etc/group: acceptable in a single-threaded parent).
 #define _GNU_SOURCE
-#include "CShimsSSH.h"
 #include "CShims.h"
+#include "CShimsSSH.h"
 
 #include <crypt.h>
 #include <dirent.h>
@@ -102,7 +102,6 @@ int tether_crypt(const char *key, const char *setting, char *out, size_t cap) {
     return rc;
 }
 
-
 int tether_open_read(const char *path) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     return fd < 0 ? -errno : fd;
@@ -127,8 +126,6 @@ const char *tether_readdir_name(void *dir) {
     struct dirent *e = readdir((DIR *)dir);
     return e == NULL ? NULL : e->d_name;
 }
-
-
 
 int tether_openpty(int *master, int *slave, int rows, int cols) {
     int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -211,7 +208,7 @@ pid_t tether_spawn(const struct tether_spawn *s) {
     return -1;
 }
 
-pid_t tether_child_reap(pid_t pid, int *code) {
+pid_t tether_ssh_reap(pid_t pid, int *code) {
     int status = 0;
     pid_t r;
     do { r = waitpid(pid, &status, WNOHANG); } while (r < 0 && errno == EINTR);
@@ -265,7 +262,6 @@ int tether_tcp_connect_start(const char *host, int port) {
     freeaddrinfo(res);
     return fd;
 }
-
 
 int tether_tcp_listen(const char *addr, int port, int backlog) {
     struct sockaddr_in sa;

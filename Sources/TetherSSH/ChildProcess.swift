@@ -73,7 +73,7 @@ final class ChildProcess {
     func reap() -> Bool {
         if exitCode != nil { return true }
         var code: Int32 = 0
-        let r = tether_child_reap(pid, &code)
+        let r = tether_ssh_reap(pid, &code)
         if r == 0 { return false }
         // r < 0: already reaped elsewhere or lost; the contract says report 1.
         exitCode = r > 0 ? code : 1

@@ -19,6 +19,8 @@ public enum SSHLimits {
     public static let accountFileBytes = 1 << 20
     /// Key blob bytes accepted (RSA 16384 is ~2 KiB).
     public static let keyBlobBytes = 4096
+    /// SO_SNDBUF/SO_RCVBUF of a slot's socketpair (per direction).
+    public static let socketpairBuffer: Int32 = 64 * 1024
     /// Time allowed for a direct-tcpip connect before the channel open is refused.
     public static let forwardConnectMs: Int64 = 10_000
 }

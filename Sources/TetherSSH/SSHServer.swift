@@ -15,6 +15,7 @@ public final class SSHServer {
     let bind: OpaquePointer
     let singleUser: Bool
     var orphans: [pid_t] = []
+    var reapTimerArmed = false
 
     public init(config: SSHServerConfig) throws(SSHError) {
         self.config = config
@@ -72,12 +73,31 @@ public final class SSHServer {
         try SSHServerConnection(server: self, fd: fd, peer: peer, now: now)
     }
 
+    /// The agent's topology: a socketpair whose one end libssh serves and whose other end
+    /// (`streamEnd`, non-blocking, owned by the caller) the runtime pumps the slot's stream
+    /// into. Socket buffers are bounded to `bufferBytes` per direction (memory per slot).
+    public func acceptViaSocketpair(
+        peer: String, now: Int64, bufferBytes: Int32 = SSHLimits.socketpairBuffer
+    ) throws(SSHError) -> (connection: SSHServerConnection, streamEnd: Int32) {
+        var pair: [Int32] = [-1, -1]
+        let rc = tether_socketpair_stream(&pair, bufferBytes)
+        if rc != 0 { throw .acceptFailed("socketpair: errno \(-rc)") }
+        do {
+            let c = try SSHServerConnection(server: self, fd: pair[0], peer: peer, now: now)
+            return (c, pair[1])
+        } catch {
+            close(pair[0])
+            close(pair[1])
+            throw error
+        }
+    }
+
     /// Reaps children killed when their connection went away. Cheap; call on any wake-up.
     public func reapOrphans() {
         var i = 0
         while i < orphans.count {
             var code: Int32 = 0
-            if tether_child_reap(orphans[i], &code) != 0 {
+            if tether_ssh_reap(orphans[i], &code) != 0 {
                 orphans.remove(at: i)
             } else {
                 i += 1

@@ -1,10 +1,13 @@
 import CShims
+import TetherPlatform
 import TetherSSH
 
 /// `tether ssh-serve --port N --host-key FILE [--shadow FILE] [--passwd FILE]
 ///  [--device-name NAME] [--single-user-hash HASH] [--permit-empty] [--oracle-key FILE]
-///  [--keepalive MS] [--builtin-sftp] [--builtin-sftp-runner QEMU] [--socketpair] [--utmp F] [--wtmp F] [--verbose]`
+///  [--keepalive MS] [--builtin-sftp] [--builtin-sftp-runner QEMU] [--socketpair] [--event-loop] [--utmp F] [--wtmp F] [--verbose]`
 /// `--socketpair` serves each connection through a socketpair, as the agent's slots do.
+/// `--event-loop` drives connections with TetherPlatform's EventLoop and SSHConnectionDriver
+/// (the runtime's way) instead of the small poll() loop below.
 /// A debug listener on 127.0.0.1:N that serves every TCP connection with the agent's SSH
 /// server in one small poll() loop, so real OpenSSH clients can be used in tests.
 /// `--oracle-key` stands in for the hub: fingerprints of that key's public half are "known"
@@ -15,6 +18,7 @@ func sshServeCommand(_ args: [String]) -> Int {
     var config = SSHServerConfig(hostKeyPath: "")
     var oracleKey: String?
     var viaSocketpair = false
+    var useEventLoop = false
     var i = 0
     func value() -> String? {
         i += 1
@@ -40,6 +44,7 @@ func sshServeCommand(_ args: [String]) -> Int {
                 free(me)
             }
         case "--socketpair": viaSocketpair = true
+        case "--event-loop": useEventLoop = true
         case "--utmp": config.utmpPath = value()
         case "--wtmp": config.wtmpPath = value()
         case "--oracle-key": oracleKey = value()
@@ -78,6 +83,9 @@ func sshServeCommand(_ args: [String]) -> Int {
         return 1
     }
     Console.out("ssh-serve: listening on 127.0.0.1:\(port)")
+    if useEventLoop {
+        return serveWithEventLoop(server: server, listener: listener, oracle: oracle)
+    }
     var conns: [SSHServerConnection] = []
     var bridges: [SocketBridge] = []
     var peerBuf = [CChar](repeating: 0, count: 64)
@@ -97,13 +105,13 @@ func sshServeCommand(_ args: [String]) -> Int {
         let firstBridgeFd = pfds.count
         for b in bridges { b.interests(into: &pfds) }
         var timeout: Int32 = -1
-        let before = MonotonicClock.nowMs()
+        let before = Int64(MonotonicClock.nowMilliseconds())
         if let d = deadline { timeout = Int32(max(0, min(d - before, 60_000))) }
         if server.orphanCount > 0 { timeout = timeout < 0 ? 200 : min(timeout, 200) }
         if oracle.hasQueued { timeout = 0 }
         let n = pfds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeout) }
         if n < 0 && tether_errno() != EINTR { return 1 }
-        let now = MonotonicClock.nowMs()
+        let now = Int64(MonotonicClock.nowMilliseconds())
         oracle.deliverQueued()
 
         var due = [Bool](repeating: false, count: conns.count)
@@ -130,34 +138,75 @@ func sshServeCommand(_ args: [String]) -> Int {
                 }
                 if fd < 0 { break }
                 let peer = String(decoding: peerBuf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                var sshFd = fd
-                if viaSocketpair {
-                    var pair: [Int32] = [-1, -1]
-                    if tether_socketpair_stream(&pair, 64 * 1024) != 0 {
-                        close(fd)
-                        continue
-                    }
-                    bridges.append(SocketBridge(outer: fd, inner: pair[1]))
-                    sshFd = pair[0]
-                }
                 do {
-                    let c = try server.accept(fd: sshFd, peer: peer, now: now)
+                    let c: SSHServerConnection
+                    if viaSocketpair {
+                        let (conn, streamEnd) = try server.acceptViaSocketpair(peer: peer, now: now)
+                        bridges.append(SocketBridge(outer: fd, inner: streamEnd))
+                        c = conn
+                    } else {
+                        c = try server.accept(fd: fd, peer: peer, now: now)
+                    }
                     c.service(now: now)
                     conns.append(c)
                 } catch {
                     Console.err("ssh-serve: accept: \(error.text)")
-                    close(sshFd)
+                    close(fd)
                 }
             }
         }
     }
 }
 
-/// Monotonic milliseconds.
-enum MonotonicClock {
-    static func nowMs() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+/// `ssh-serve --event-loop`: the listener and every connection on TetherPlatform's EventLoop.
+private func serveWithEventLoop(server: SSHServer, listener: Int32, oracle: TestKeyOracle) -> Int {
+    let loop = EventLoop()
+    let acceptor = SSHServeAcceptor(server: server, loop: loop)
+    oracle.onQueued = {
+        _ = try? loop.schedule(afterMilliseconds: 0) {
+            oracle.deliverQueued()
+            for d in acceptor.drivers { d.poke() }
+        }
+    }
+    do {
+        try loop.register(fd: listener, interest: .readable, handler: acceptor)
+    } catch {
+        Console.err("ssh-serve: event loop registration failed")
+        return 1
+    }
+    loop.run()
+    return 0
+}
+
+/// Accepts TCP connections and gives each an `SSHConnectionDriver`.
+private final class SSHServeAcceptor: IOHandler {
+    let server: SSHServer
+    let loop: EventLoop
+    var drivers: [SSHConnectionDriver] = []
+
+    init(server: SSHServer, loop: EventLoop) {
+        self.server = server
+        self.loop = loop
+    }
+
+    func ioReady(fd: Int32, events: IOEvents, loop: EventLoop) {
+        var peerBuf = [CChar](repeating: 0, count: 64)
+        while true {
+            let c = peerBuf.withUnsafeMutableBufferPointer { tether_tcp_accept(fd, $0.baseAddress, $0.count) }
+            if c < 0 { return }
+            let peer = String(decoding: peerBuf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            do {
+                let conn = try server.accept(fd: c, peer: peer, now: Int64(MonotonicClock.nowMilliseconds()))
+                let driver = SSHConnectionDriver(connection: conn, loop: loop)
+                driver.onClosed = { [self] closed in
+                    drivers.removeAll { $0.connection === closed }
+                }
+                drivers.append(driver)
+                driver.start()
+            } catch {
+                Console.err("ssh-serve: accept: \(error.text)")
+                close(c)
+            }
+        }
     }
 }

@@ -11,6 +11,8 @@ final class TestKeyOracle: PublicKeyOracle {
     private var queue: [(PublicKeyOracleTicket, String?)] = []
     private var loaded = false
     var touched = false
+    /// Called when an answer is queued (the event-loop mode schedules its delivery).
+    var onQueued: (() -> Void)?
 
     init() { mbedtls_pk_init(&pk) }
     deinit { mbedtls_pk_free(&pk) }
@@ -33,11 +35,12 @@ final class TestKeyOracle: PublicKeyOracle {
     }
 
     func start(_ request: PublicKeyOracleRequest, ticket: PublicKeyOracleTicket) {
-        guard loaded, request.fingerprint == fingerprint else {
+        if loaded && request.fingerprint == fingerprint {
+            queue.append((ticket, sign(Array(request.data.utf8))))
+        } else {
             queue.append((ticket, nil))
-            return
         }
-        queue.append((ticket, sign(Array(request.data.utf8))))
+        onQueued?()
     }
 
     var hasQueued: Bool { !queue.isEmpty }

@@ -48,6 +48,8 @@ void tether_ssh_set_log_level(int level);
 int tether_crypt(const char *key, const char *setting, char *out, size_t cap);
 
 // --- fds, ptys, processes ---
+// (tether_set_nonblocking, tether_set_cloexec, tether_socket_error and tether_ignore_sigpipe
+// come from CShims.h.)
 /// open(path, O_RDONLY|O_CLOEXEC) (open is variadic, so Swift cannot call it). fd or -errno.
 int tether_open_read(const char *path);
 /// open(path, flags, mode) for the built-in SFTP server. fd or -errno.
@@ -61,7 +63,6 @@ int tether_rename(const char *from, const char *to);
 int tether_set_times(const char *path, int fd, int64_t atime, int64_t mtime);
 /// Name of a directory entry from readdir(3) on a DIR* (NULL at the end or on error).
 const char *tether_readdir_name(void *dir);
-/// SIGPIPE ignored process-wide: a closed pipe or socket must not kill the agent.
 /// pipe2(O_CLOEXEC); `nonblock_end` (0, 1 or -1 for none) is made non-blocking. 0 or -errno.
 int tether_pipe(int fds[2], int nonblock_end);
 /// A pty pair; the master is non-blocking and close-on-exec. Returns 0 or -errno.
@@ -98,13 +99,12 @@ struct tether_spawn {
 pid_t tether_spawn(const struct tether_spawn *spec);
 /// waitpid(WNOHANG). Returns 0 while running, pid when reaped (status in *code: exit code, or
 /// 128 + signal), -errno on error.
-pid_t tether_child_reap(pid_t pid, int *code);
+pid_t tether_ssh_reap(pid_t pid, int *code);
 
 // --- sockets for direct-tcpip and the debug listener ---
 /// Starts a non-blocking TCP connect to host:port (numeric address, "localhost", or a name
 /// resolved with getaddrinfo, which blocks). Returns the fd (connect maybe in progress) or -errno.
 int tether_tcp_connect_start(const char *host, int port);
-/// SO_ERROR of a socket (0 = connected).
 /// A listening, non-blocking TCP socket on addr:port (IPv4). Returns the fd or -errno.
 int tether_tcp_listen(const char *addr, int port, int backlog);
 /// socketpair(AF_UNIX, SOCK_STREAM), both ends non-blocking and close-on-exec, with SO_SNDBUF

@@ -13,6 +13,8 @@ REPO = pathlib.Path(__file__).resolve().parents[3]
 TETHER = os.environ.get("TETHER_BIN", str(REPO / ".build-ssh/debug/tether"))
 # e.g. TETHER_RUNNER=qemu-aarch64-static with TETHER_BIN=dist/raspberrypi4/tether
 RUNNER = os.environ.get("TETHER_RUNNER", "").split()
+# e.g. TETHER_SSH_SERVE_EXTRA=--event-loop: run every case on TetherPlatform's EventLoop.
+SERVE_EXTRA = os.environ.get("TETHER_SSH_SERVE_EXTRA", "").split()
 PASSWORD = "s3cret pass"
 
 
@@ -56,7 +58,7 @@ class Server:
             args += ["--passwd", str(passwd)]
         if RUNNER:
             args += ["--builtin-sftp-runner", shutil.which(RUNNER[0])]
-        args += list(extra)
+        args += SERVE_EXTRA + list(extra)
         self.log = open(tmp / f"serve-{self.port}.log", "w+")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30

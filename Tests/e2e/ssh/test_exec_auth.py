@@ -3,7 +3,7 @@ import os
 import subprocess
 import time
 
-from conftest import PASSWORD, openssl_hash
+from .conftest import PASSWORD, openssl_hash
 
 
 def test_exec_exit_status_and_stderr_separation(server):
@@ -190,3 +190,14 @@ def test_keepalive_only_when_configured(make_server):
     assert r.returncode == 0
     n = r.stderr.count(b"rtype keepalive@openssh.com want_reply 1")
     assert 2 <= n <= 4, n
+
+
+def test_ed25519_host_key_instead_of_rsa(make_server, tmp_path):
+    # Any key libssh imports can be the host key; the device's RSA key is the default.
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "hostkey")],
+                   check=True)
+    (tmp_path / "host.pem").write_bytes((tmp_path / "hostkey").read_bytes())
+    s = make_server()
+    r = s.ssh("echo ed", extra=["-v"])
+    assert r.returncode == 0, r.stderr
+    assert b"host key algorithm: ssh-ed25519" in r.stderr

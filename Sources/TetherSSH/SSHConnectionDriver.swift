@@ -1,0 +1,119 @@
+import CShims
+import TetherPlatform
+
+/// Runs one `SSHServerConnection` on TetherPlatform's `EventLoop`: registers the fds the
+/// connection asks for (its socket, children's pipes or pty, forwarded sockets, the agent
+/// socket), re-syncs them after every `service`, keeps one timer at the connection's
+/// `nextDeadline`, and reports the end through `onClosed` after unregistering everything.
+/// The connection stays usable without it (any poll loop can drive it the same way).
+public final class SSHConnectionDriver: IOHandler {
+    public let connection: SSHServerConnection
+    let loop: EventLoop
+    var registered: [SSHPollInterest] = []
+    var timer: TimerToken = .none
+    var timerDeadline: Int64?
+    var finished = false
+    /// Called once when the connection has ended and its fds are unregistered.
+    public var onClosed: ((SSHServerConnection) -> Void)?
+
+    public init(connection: SSHServerConnection, loop: EventLoop) {
+        self.connection = connection
+        self.loop = loop
+    }
+
+    /// Registers the connection's fds and runs its first step (call once after creating).
+    public func start() {
+        poke()
+    }
+
+    /// Runs the connection now, e.g. after the runtime resolved its oracle ticket.
+    public func poke() {
+        connection.service(now: Int64(MonotonicClock.nowMilliseconds()))
+        sync()
+    }
+
+    public func ioReady(fd: Int32, events: IOEvents, loop: EventLoop) {
+        poke()
+    }
+
+    private func sync() {
+        if finished { return }
+        if connection.state == .closed {
+            finished = true
+            for r in registered { loop.unregister(fd: r.fd) }
+            registered.removeAll()
+            loop.cancel(timer)
+            SSHConnectionDriver.scheduleReaping(connection.server, loop: loop)
+            // Last statement: the owner may drop this driver from inside the callback.
+            let done = onClosed
+            onClosed = nil
+            done?(connection)
+            return
+        }
+        var raw: [SSHPollInterest] = []
+        connection.pollInterests(into: &raw)
+        // One entry per fd (a pty master may be asked for twice).
+        var wants: [SSHPollInterest] = []
+        for w in raw {
+            if let i = wants.firstIndex(where: { $0.fd == w.fd }) {
+                wants[i].events |= w.events
+            } else {
+                wants.append(w)
+            }
+        }
+        for r in registered where !wants.contains(where: { $0.fd == r.fd }) {
+            loop.unregister(fd: r.fd)
+        }
+        var kept: [SSHPollInterest] = []
+        for w in wants {
+            var ev: IOEvents = []
+            if w.events & Int16(POLLIN) != 0 { ev.insert(.readable) }
+            if w.events & Int16(POLLOUT) != 0 { ev.insert(.writable) }
+            do {
+                if registered.contains(where: { $0.fd == w.fd }) {
+                    try loop.setInterest(fd: w.fd, ev)
+                } else {
+                    try loop.register(fd: w.fd, interest: ev, handler: self)
+                }
+                kept.append(w)
+            } catch {
+                // A full descriptor table: this connection cannot be served safely.
+                SSHLog.info("conn \(connection.peer): event loop full")
+                for k in kept { loop.unregister(fd: k.fd) }
+                registered.removeAll()
+                connection.close(reason: "event loop descriptor table full")
+                sync()
+                return
+            }
+        }
+        registered = kept
+
+        let deadline = connection.nextDeadline
+        if deadline != timerDeadline || !loop.isPending(timer) {
+            loop.cancel(timer)
+            timer = .none
+            timerDeadline = deadline
+            if let d = deadline {
+                let at = UInt64(max(d, 0)) &* 1_000_000
+                timer = (try? loop.schedule(atNanoseconds: at) { self.timerFired() }) ?? .none
+            }
+        }
+    }
+
+    private func timerFired() {
+        timerDeadline = nil
+        timer = .none
+        poke()
+    }
+
+    /// Killed children of ended connections are reaped on a short timer until none is left.
+    static func scheduleReaping(_ server: SSHServer, loop: EventLoop) {
+        server.reapOrphans()
+        if server.orphanCount == 0 || server.reapTimerArmed { return }
+        server.reapTimerArmed = true
+        _ = try? loop.schedule(afterMilliseconds: UInt64(SSHLimits.reapPollMs)) {
+            server.reapTimerArmed = false
+            scheduleReaping(server, loop: loop)
+        }
+    }
+}

@@ -5,15 +5,15 @@ import TetherSSH
 import TetherWire
 
 /// The device's SSH service inside the agent's one event loop: each session slot's socketpair
-/// end becomes an `SSHServerConnection`, whose fds (the socketpair, ptys, child pipes,
-/// forwarded sockets) are kept registered with the loop as they come and go, and whose
-/// deadlines become loop timers. Public keys are checked with the hub's oracle.
+/// end becomes an `SSHServerConnection`, run by an `SSHConnectionDriver` (its fds registered
+/// with the loop as channels, ptys and children come and go; its deadlines as loop timers).
+/// Public keys are checked with the hub's oracle (POST /api/auth/ssh).
 final class SSHSessions: SessionServer, PublicKeyOracle {
     private let ctx: RuntimeContext
     private var server: SSHServer?
-    /// Live connections by session id (for the close protocol).
-    private var connections: [(id: String, conn: SSHServerConnection, watcher: ConnectionWatcher)] = []
-    private var orphanTimer = TimerToken.none
+    /// Live connections by session id (for the close protocol), each run on the event loop
+    /// by TetherSSH's driver.
+    private var connections: [(id: String, driver: SSHConnectionDriver)] = []
     private var oracleCalls: [APIExchange] = []
 
     init(context: RuntimeContext) {
@@ -51,52 +51,27 @@ final class SSHSessions: SessionServer, PublicKeyOracle {
 
     func startSession(fd: Int32, sessionID: String) -> Bool {
         guard let server = ensureServer() else { return false }
-        let now = Int64(ctx.loop.nowMilliseconds)
         let conn: SSHServerConnection
         do {
-            conn = try server.accept(fd: fd, peer: "hub", now: now)
+            conn = try server.accept(fd: fd, peer: "hub", now: Int64(ctx.loop.nowMilliseconds))
         } catch {
             ctx.log.error("ssh: \(error.text)")
             return false
         }
-        let watcher = ConnectionWatcher(sessions: self, conn: conn)
-        connections.append((sessionID, conn, watcher))
-        service(conn, watcher: watcher)
+        let driver = SSHConnectionDriver(connection: conn, loop: ctx.loop)
+        driver.onClosed = { [self] c in
+            connections.removeAll { $0.driver.connection === c }
+        }
+        connections.append((sessionID, driver))
+        driver.start()
         return true
     }
 
     func closeSession(sessionID: String) {
         guard let i = connections.firstIndex(where: { $0.id == sessionID }) else { return }
-        connections[i].conn.close(reason: "closed by the server")
-        service(connections[i].conn, watcher: connections[i].watcher)
-    }
-
-    /// Advances one connection, then brings its fd registrations and timer up to date.
-    fileprivate func service(_ conn: SSHServerConnection, watcher: ConnectionWatcher) {
-        conn.service(now: Int64(ctx.loop.nowMilliseconds))
-        if conn.state == .closed {
-            watcher.sync(interests: [], deadline: nil)
-            connections.removeAll { $0.conn === conn }
-            ctx.log.info("ssh: \(conn.closeReason ?? "closed")")
-        } else {
-            var wants: [SSHPollInterest] = []
-            conn.pollInterests(into: &wants)
-            watcher.sync(interests: wants, deadline: conn.nextDeadline)
-        }
-        reapOrphans()
-    }
-
-    private func reapOrphans() {
-        guard let server else { return }
-        server.reapOrphans()
-        ctx.loop.cancel(orphanTimer)
-        orphanTimer = .none
-        if server.orphanCount > 0 {
-            orphanTimer = (try? ctx.loop.schedule(afterMilliseconds: 200) { [self] in
-                orphanTimer = .none
-                reapOrphans()
-            }) ?? .none
-        }
+        let driver = connections[i].driver
+        driver.connection.close(reason: "closed by the server")
+        driver.poke()
     }
 
     // MARK: PublicKeyOracle (POST /api/auth/ssh, PROTOCOL.md 7.3)
@@ -126,8 +101,8 @@ final class SSHSessions: SessionServer, PublicKeyOracle {
         let finish: (String?) -> Void = { [self] signature in
             ticket.resolve(signatureBase64: signature)
             if let e = exchange { oracleCalls.removeAll { $0 === e } }
-            // The connection waiting for this verdict advances on the next loop pass.
-            for c in connections { service(c.conn, watcher: c.watcher) }
+            // The connection waiting for this verdict advances now.
+            for c in connections { c.driver.poke() }
         }
         exchange = APIExchange(context: ctx, request: bytes, onData: { data in
             parser.feed(data)
@@ -148,68 +123,5 @@ final class SSHSessions: SessionServer, PublicKeyOracle {
             finish(nil)
         })
         if let exchange { oracleCalls.append(exchange) }
-    }
-}
-
-/// Keeps one SSH connection's fds registered with the event loop (they change as channels,
-/// ptys and children come and go) and its deadline armed; any readiness services the
-/// connection.
-final class ConnectionWatcher: IOHandler {
-    private unowned(unsafe) let sessions: SSHSessions
-    private unowned(unsafe) let conn: SSHServerConnection
-    private var registered: [(fd: Int32, events: IOEvents)] = []
-    private var timer = TimerToken.none
-
-    init(sessions: SSHSessions, conn: SSHServerConnection) {
-        self.sessions = sessions
-        self.conn = conn
-    }
-
-    func sync(interests: [SSHPollInterest], deadline: Int64?) {
-        let loop = sessionsLoop
-        var wanted: [(fd: Int32, events: IOEvents)] = []
-        for w in interests {
-            var e: IOEvents = []
-            if w.events & Int16(POLLIN) != 0 { e.insert(.readable) }
-            if w.events & Int16(POLLOUT) != 0 { e.insert(.writable) }
-            if let i = wanted.firstIndex(where: { $0.fd == w.fd }) {
-                wanted[i].events.formUnion(e)
-            } else {
-                wanted.append((w.fd, e))
-            }
-        }
-        for r in registered where !wanted.contains(where: { $0.fd == r.fd }) {
-            loop.unregister(fd: r.fd)
-        }
-        for w in wanted {
-            if let r = registered.first(where: { $0.fd == w.fd }) {
-                if r.events != w.events { try? loop.setInterest(fd: w.fd, w.events) }
-            } else {
-                try? loop.register(fd: w.fd, interest: w.events, handler: self)
-            }
-        }
-        registered = wanted
-        loop.cancel(timer)
-        timer = .none
-        if let d = deadline {
-            let ms = UInt64(max(d, 0))
-            timer = (try? loop.schedule(atNanoseconds: ms &* 1_000_000) { [self] in
-                timer = .none
-                sessions.serviceFromWatcher(conn, watcher: self)
-            }) ?? .none
-        }
-    }
-
-    private var sessionsLoop: EventLoop { sessions.loop }
-
-    func ioReady(fd: Int32, events: IOEvents, loop: EventLoop) {
-        sessions.serviceFromWatcher(conn, watcher: self)
-    }
-}
-
-extension SSHSessions {
-    fileprivate var loop: EventLoop { ctx.loop }
-    fileprivate func serviceFromWatcher(_ conn: SSHServerConnection, watcher: ConnectionWatcher) {
-        service(conn, watcher: watcher)
     }
 }

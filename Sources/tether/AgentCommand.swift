@@ -29,7 +29,8 @@ func agentCommand(_ args: [String]) -> Int {
     log.info("\(BuildInfo.versionLine)")
     if let f = loaded.file { log.info("config file \(f)") }
 
-    let loop = EventLoop(maxDescriptors: 16 + 4 * config.sessionSlots, maxTimers: 32 + 4 * config.sessionSlots)
+    let loop = EventLoop(maxDescriptors: RuntimeLimits.descriptors(slots: config.sessionSlots),
+                         maxTimers: RuntimeLimits.timers(slots: config.sessionSlots))
     let identity: DeviceProfile
     switch DeviceIdentityLoader.load(config: config, log: log) {
     case .failure(let why):
@@ -101,4 +102,17 @@ enum RuntimeLog {
         case .debug, .trace: return .debug
         }
     }
+}
+
+/// Sizes of the event loop's fixed tables, from the number of session slots.
+enum RuntimeLimits {
+    /// Tunnel, API, resolver, signals; per session: its dial-back (v1), both socketpair ends,
+    /// the child's pty or three pipes, and a few forwarded channels or the agent socket.
+    static let baseDescriptors = 16
+    static let descriptorsPerSession = 10
+    static let baseTimers = 32
+    static let timersPerSession = 4
+
+    static func descriptors(slots: Int) -> Int { baseDescriptors + descriptorsPerSession * slots }
+    static func timers(slots: Int) -> Int { baseTimers + timersPerSession * slots }
 }

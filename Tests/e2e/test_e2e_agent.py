@@ -82,7 +82,7 @@ def test_agent_via_gateway_like_shellhub(make_hub, tmp_path, start_agent, ssh_ca
     key that the agent checks through /api/auth/ssh (PROTOCOL.md 7.1, 7.3)."""
     hub = make_hub("--gateway-port", "0")
     gw = hub.status()["gateway_port"]
-    agent = start_agent(hub.url)
+    agent = start_agent(hub.url, transport=transport)
     connected(hub)
     key = tmp_path / "any_user_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)

@@ -75,7 +75,8 @@ def run_case(tether: str, transport: int, sessions: int, minutes: float, tls: di
     keyfile = os.path.join(work, "device.key")
     write_device_key(keyfile)
     env = agent_env(f"https://127.0.0.1:{relay.port}", keyfile, tenant=DEFAULT_TENANT,
-                    transport=transport, ca=nginx.ca, extra={"SHELLHUB_LOG_LEVEL": "info"})
+                    transport=transport, ca=nginx.ca,
+                    extra={"SHELLHUB_LOG_LEVEL": "info", "TETHER_SESSION_SLOTS": "16"})
     agent = AgentProcess([tether, "run"], env, os.path.join(work, "agent.log"))
     ssh_procs = []
     try:

@@ -4,7 +4,7 @@ PYTHON := .venv/bin/python
 TETHER_BIN ?= $(CURDIR)/.build/debug/tether
 export TETHER_BIN
 
-.PHONY: all deps build test test-host test-embedded test-boards test-python demo cross cross-all fuzz clean
+.PHONY: all deps build test test-host test-embedded test-boards test-python test-fuzz demo cross cross-all fuzz clean
 
 all: build
 
@@ -15,7 +15,7 @@ build:
 	swift build
 
 # Everything CI runs (after .ci/run installed the dependencies).
-test: test-host test-embedded test-boards test-python
+test: test-host test-embedded test-boards test-python test-fuzz
 
 test-host:
 	swift build
@@ -33,6 +33,10 @@ test-boards: cross-all
 
 test-python:
 	bash scripts/run-python-tests.sh
+
+# A short libFuzzer smoke of every codec target (`make fuzz` runs them longer).
+test-fuzz:
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-5} bash Tests/fuzz/run-all.sh
 
 cross:
 	@test -n "$(BOARD)" || { echo "usage: make cross BOARD=<one of: $(BOARDS)>"; exit 2; }

@@ -8,8 +8,12 @@ for dir in */; do
     t=${dir%/}
     [ -f "$t/fuzz.swift" ] || continue
     echo "== fuzz $t for ${secs}s"
-    bash ./run.sh "$t" "$secs" 2>&1 | grep -E '^(Done|stat::number_of_executed_units)|ERROR|Fatal|SUMMARY' || true
-    if [ -n "$(ls artifacts/"$t"-* 2>/dev/null)" ]; then
+    # A build failure or a crash fails the run; the summary lines are printed either way.
+    status=0
+    out=$(bash ./run.sh "$t" "$secs" 2>&1) || status=$?
+    printf '%s\n' "$out" | grep -E '^(Done|stat::number_of_executed_units)|ERROR|Fatal|SUMMARY|error:' || true
+    if [ "$status" -ne 0 ] || [ -n "$(ls artifacts/"$t"-* 2>/dev/null)" ]; then
+        printf '%s\n' "$out" | tail -20 >&2
         echo "crash in $t: see Tests/fuzz/artifacts/" >&2
         exit 1
     fi

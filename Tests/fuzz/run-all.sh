@@ -14,7 +14,7 @@ for dir in */; do
     printf '%s\n' "$out" | grep -E '^(Done|stat::number_of_executed_units)|ERROR|Fatal|SUMMARY|error:' || true
     if [ "$status" -ne 0 ] || [ -n "$(ls artifacts/"$t"-* 2>/dev/null)" ]; then
         printf '%s\n' "$out" | tail -20 >&2
-        echo "crash in $t: see Tests/fuzz/artifacts/" >&2
+        echo "fuzz $t failed (build error or crash; inputs in Tests/fuzz/artifacts/)" >&2
         exit 1
     fi
 done

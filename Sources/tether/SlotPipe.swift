@@ -163,3 +163,86 @@ final class SlotPipe: IOHandler {
     nonisolated(unsafe) private static let scratch = UnsafeMutableRawBufferPointer.allocate(
         byteCount: SlotPipe.readChunk, alignment: 8)
 }
+
+/// Starting a slot's local end, the same for both transports.
+enum SlotStart {
+    /// An SSH session: a bounded socketpair whose one end the session server takes and whose
+    /// other end becomes the slot's pipe. nil (logged) when it cannot start.
+    static func ssh(_ ctx: RuntimeContext, sessions: SessionServer?, slot: Int, sessionID: String,
+                    initial: [UInt8], owner: SlotPipeOwner) -> SlotPipe? {
+        var pair: [Int32] = [-1, -1]
+        guard let sessions,
+              pair.withUnsafeMutableBufferPointer({ tether_socketpair_nonblock($0.baseAddress) }) == 0
+        else {
+            ctx.log.error("session \(sessionID.prefix(12)): cannot start SSH")
+            return nil
+        }
+        guard let pipe = SlotPipe(loop: ctx.loop, fd: pair[0], slot: slot, owner: owner),
+              sessions.startSession(fd: pair[1], sessionID: sessionID)
+        else {
+            Socket.close(pair[0])
+            Socket.close(pair[1])
+            ctx.log.error("session \(sessionID.prefix(12)): cannot start SSH")
+            return nil
+        }
+        ctx.log.info("session \(sessionID.prefix(12)) opened in slot \(slot)")
+        if !initial.isEmpty { pipe.deliver(initial) }
+        return pipe
+    }
+}
+
+/// The TCP connection of a proxied slot (`/http/proxy/1.0.0`, v1 `CONNECT`): resolve, dial
+/// without blocking, then hand the connected socket to a `SlotPipe`. `completion` runs once
+/// with the pipe or the error text for the server; never after `cancel()`.
+final class ProxyDial {
+    private var connector: TCPConnector?
+    private var completion: ((Result<SlotPipe, ProxyDialError>) -> Void)?
+
+    init(_ ctx: RuntimeContext, slot: Int, host: String, port: UInt16, initial: [UInt8],
+         owner: SlotPipeOwner, completion: @escaping (Result<SlotPipe, ProxyDialError>) -> Void) {
+        self.completion = completion
+        ctx.resolver.resolve(host: host, port: port) { [self] result in
+            guard self.completion != nil else { return }
+            switch result {
+            case .failure(let e):
+                finish(.failure(ProxyDialError(message: e.message)))
+            case .success(let addresses):
+                let c = TCPConnector(loop: ctx.loop, addresses: addresses) { [self] r in
+                    connector = nil
+                    switch r {
+                    case .failure(let e):
+                        finish(.failure(ProxyDialError(message: e.message)))
+                    case .success(let fd):
+                        guard completion != nil else {
+                            Socket.close(fd)
+                            return
+                        }
+                        if let pipe = SlotPipe(loop: ctx.loop, fd: fd, slot: slot, owner: owner) {
+                            if !initial.isEmpty { pipe.deliver(initial) }
+                            finish(.success(pipe))
+                        } else {
+                            Socket.close(fd)
+                            finish(.failure(ProxyDialError(message: "agent busy")))
+                        }
+                    }
+                }
+                connector = c
+                c.start()
+            }
+        }
+    }
+
+    func cancel() {
+        completion = nil
+        connector?.cancel()
+        connector = nil
+    }
+
+    private func finish(_ r: Result<SlotPipe, ProxyDialError>) {
+        guard let done = completion else { return }
+        completion = nil
+        done(r)
+    }
+}
+
+struct ProxyDialError: Error { let message: String }

@@ -23,7 +23,7 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
     private var link: WebSocketLink!
     private var machine: V2Tunnel
     private var pipes: [SlotPipe?]
-    private var proxies: [TCPConnector?]
+    private var proxies: [ProxyDial?]
     private var keepalive: KeepaliveScheduler
     private var keepaliveTimer = TimerToken.none
     private var machineTimer = TimerToken.none
@@ -41,7 +41,7 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
         let slots = context.config.sessionSlots
         machine = V2Tunnel(sessionSlots: slots)
         pipes = [SlotPipe?](repeating: nil, count: slots)
-        proxies = [TCPConnector?](repeating: nil, count: slots)
+        proxies = [ProxyDial?](repeating: nil, count: slots)
         keepalive = KeepaliveScheduler(policy: policy, capacity: 1, using: &context.rng)
         link = WebSocketLink(context: context, target: context.target("/agent/connection"),
                              bearer: token, label: "tunnel", queue: TunnelV2.queueBytes, delegate: self)
@@ -176,60 +176,26 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
     }
 
     private func openSSH(slot: Int, sessionID: String, initial: [UInt8]) {
-        var pair: [Int32] = [-1, -1]
-        guard let sessions,
-              pair.withUnsafeMutableBufferPointer({ tether_socketpair_nonblock($0.baseAddress) }) == 0
+        guard let pipe = SlotStart.ssh(ctx, sessions: sessions, slot: slot, sessionID: sessionID,
+                                       initial: initial, owner: self)
         else {
-            ctx.log.error("session \(sessionID.prefix(12)): cannot start SSH")
-            machine.abort(slot)
-            return
-        }
-        guard let pipe = SlotPipe(loop: ctx.loop, fd: pair[0], slot: slot, owner: self),
-              sessions.startSession(fd: pair[1], sessionID: sessionID)
-        else {
-            Socket.close(pair[0])
-            Socket.close(pair[1])
-            ctx.log.error("session \(sessionID.prefix(12)): cannot start SSH")
             machine.abort(slot)
             return
         }
         pipes[slot] = pipe
-        ctx.log.info("session \(sessionID.prefix(12)) opened in slot \(slot)")
-        if !initial.isEmpty { pipe.deliver(initial) }
     }
 
     private func startProxy(slot: Int, host: String, port: UInt16, initial: [UInt8]) {
-        ctx.resolver.resolve(host: host, port: port) { [self] result in
-            guard !closed else { return }
+        proxies[slot] = ProxyDial(ctx, slot: slot, host: host, port: port, initial: initial,
+                                  owner: self) { [self] result in
+            proxies[slot] = nil
             switch result {
-            case .failure(let e):
-                machine.proxyFailed(slot, message: e.message)
-                process()
-            case .success(let addresses):
-                let c = TCPConnector(loop: ctx.loop, addresses: addresses) { [self] r in
-                    proxies[slot] = nil
-                    guard !closed else {
-                        if case .success(let fd) = r { Socket.close(fd) }
-                        return
-                    }
-                    switch r {
-                    case .failure(let e):
-                        machine.proxyFailed(slot, message: e.message)
-                    case .success(let fd):
-                        if let pipe = SlotPipe(loop: ctx.loop, fd: fd, slot: slot, owner: self) {
-                            pipes[slot] = pipe
-                            machine.proxyConnected(slot)
-                            if !initial.isEmpty { pipe.deliver(initial) }
-                        } else {
-                            Socket.close(fd)
-                            machine.proxyFailed(slot, message: "agent busy")
-                        }
-                    }
-                    process()
-                }
-                proxies[slot] = c
-                c.start()
+            case .failure(let e): machine.proxyFailed(slot, message: e.message)
+            case .success(let pipe):
+                pipes[slot] = pipe
+                machine.proxyConnected(slot)
             }
+            process()
         }
     }
 

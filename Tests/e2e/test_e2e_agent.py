@@ -77,7 +77,8 @@ def test_agent_serves_ssh_through_port_map(hub, nginx_tls, start_agent, tmp_path
     assert r.stdout.strip() == "tether-e2e-ok"
 
 
-def test_agent_via_gateway_like_shellhub(make_hub, tmp_path, start_agent, ssh_cases):
+@pytest.mark.parametrize("transport", [2, 1])
+def test_agent_via_gateway_like_shellhub(make_hub, tmp_path, start_agent, ssh_cases, transport):
     """ShellHub's path: the hub terminates SSH and logs in to the agent with a minted RSA-4096
     key that the agent checks through /api/auth/ssh (PROTOCOL.md 7.1, 7.3)."""
     hub = make_hub("--gateway-port", "0")

@@ -91,6 +91,9 @@ def run_case(tether: str, transport: int, sessions: int, minutes: float, tls: di
                  "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                  "-o", "ServerAliveInterval=0", "-o", "LogLevel=ERROR", "root@127.0.0.1"],
                 stdin=subprocess.DEVNULL))
+            # Staggered: the agent takes at most 8 dial-backs at once (v1 answers more
+            # simultaneous conn-ready with pickup-failed, by design).
+            time.sleep(0.5)
         deadline = time.time() + 60
         while len(hub.device(dev["uid"])["sessions"]) < sessions and time.time() < deadline:
             time.sleep(0.5)

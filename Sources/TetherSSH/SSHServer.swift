@@ -1,5 +1,6 @@
 import CLibSSH
 import CShims
+import TetherPlatform
 
 /// The device's SSH service: one libssh bind (host key, algorithms) shared by every
 /// connection, the authentication policy and the key oracle. Single-threaded; it never blocks.
@@ -12,6 +13,12 @@ public final class SSHServer {
     public let config: SSHServerConfig
     /// The hub's public-key oracle; nil refuses public keys.
     public var oracle: (any PublicKeyOracle)?
+    /// Resolves `direct-tcpip` host names without blocking the loop (the agent's forked-child
+    /// resolver); nil = names are looked up with a blocking getaddrinfo (debug tools only).
+    public var resolver: Resolver?
+    /// Called after an asynchronous answer (a name resolved) changed a connection: the runtime
+    /// services its connections then.
+    public var wake: (() -> Void)?
     let bind: OpaquePointer
     let singleUser: Bool
     var orphans: [pid_t] = []

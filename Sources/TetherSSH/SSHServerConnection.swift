@@ -43,6 +43,9 @@ public final class SSHServerConnection {
     var keyVerdicts: [(blob: [UInt8], accepted: Bool)] = []
     var pendingKey: PendingKeyAuth?
     var ticket: PublicKeyOracleTicket?
+    /// `direct-tcpip` opens waiting for their host name to resolve (the message is answered
+    /// once the connect starts, or refused).
+    var pendingForwards: [PendingForward] = []
     var nextKeepalive: Int64?
     let scratch: UnsafeMutableRawBufferPointer
 
@@ -226,6 +229,11 @@ public final class SSHServerConnection {
             let host = ssh_message_channel_request_open_destination(msg).map { String(cString: $0) } ?? ""
             let port = ssh_message_channel_request_open_destination_port(msg)
             let target = "\(host):\(port)"
+            if let resolver = server.resolver,
+               SocketAddress(numericHost: host, port: UInt16(truncatingIfNeeded: port)) == nil {
+                resolveForward(msg, host: host, port: port, target: target, resolver: resolver)
+                return true
+            }
             let sock = tether_tcp_connect_start(host, port)
             if sock < 0 {
                 SSHLog.info("forward to \(target) failed (\(-sock))")
@@ -238,6 +246,32 @@ public final class SSHServerConnection {
         default:
             _ = ssh_message_reply_default(msg)
             return false
+        }
+    }
+
+    /// Resolves a forward's host name on the agent's resolver, then connects (or refuses).
+    private func resolveForward(_ msg: OpaquePointer, host: String, port: Int32, target: String,
+                                resolver: Resolver) {
+        let pending = PendingForward(message: msg)
+        pendingForwards.append(pending)
+        resolver.resolve(host: host, port: UInt16(truncatingIfNeeded: port)) { [self] result in
+            guard state != .closed, let i = pendingForwards.firstIndex(where: { $0 === pending }) else { return }
+            pendingForwards.remove(at: i)
+            var sock: Int32 = -EHOSTUNREACH
+            // One connect attempt: IPv4 first (a service on "localhost" listens there most often).
+            if case .success(let addresses) = result,
+               let a = addresses.first(where: { $0.family == .ipv4 }) ?? addresses.first {
+                sock = tether_tcp_connect_start(a.hostText, port)
+            }
+            if sock < 0 {
+                SSHLog.info("forward to \(target) failed (\(-sock))")
+                _ = ssh_message_reply_default(msg)
+                ssh_message_free(msg)
+            } else {
+                handlers.append(ForwardChannel(session: session, message: msg, sock: sock, target: target,
+                                               now: Int64(MonotonicClock.nowMilliseconds())))
+            }
+            server.wake?()
         }
     }
 
@@ -436,6 +470,8 @@ public final class SSHServerConnection {
             ssh_message_free(p.message)
             pendingKey = nil
         }
+        for f in pendingForwards { ssh_message_free(f.message) }
+        pendingForwards.removeAll()
         for h in handlers {
             h.abort()
             if let pid = h.orphan { server.orphans.append(pid) }
@@ -447,4 +483,10 @@ public final class SSHServerConnection {
         ssh_free(session)  // closes fd
         SSHLog.info("conn \(peer): \(reason)")
     }
+}
+
+/// A `direct-tcpip` open whose answer waits for name resolution.
+final class PendingForward {
+    let message: OpaquePointer
+    init(message: OpaquePointer) { self.message = message }
 }

@@ -39,6 +39,8 @@ final class SSHSessions: SessionServer, PublicKeyOracle {
         do {
             let s = try SSHServer(config: config)
             s.oracle = self
+            s.resolver = ctx.resolver
+            s.wake = { [self] in for c in connections { c.driver.poke() } }
             server = s
             return s
         } catch {

@@ -67,7 +67,10 @@ def test_sftp_and_scp_round_trips_keep_every_byte(device, tmp_path):
         assert hashlib.sha256(dst.read_bytes()).hexdigest() == digest
 
 
-def test_local_forward_to_an_echo_server(device):
+@pytest.mark.parametrize("target", ["127.0.0.1", "localhost"], ids=["address", "name"])
+def test_local_forward_to_an_echo_server(device, target):
+    """A name goes through the agent's non-blocking resolver (a forked child), an address
+    straight to a non-blocking connect."""
     hub, agent, port, key = device
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
@@ -82,7 +85,7 @@ def test_local_forward_to_an_echo_server(device):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         lport = s.getsockname()[1]
-    fwd = subprocess.Popen(["ssh", "-N", "-L", f"{lport}:127.0.0.1:{srv.getsockname()[1]}", "-p", str(port),
+    fwd = subprocess.Popen(["ssh", "-N", "-L", f"{lport}:{target}:{srv.getsockname()[1]}", "-p", str(port),
                             "-i", key, *SSH_OPTS, "root@127.0.0.1"])
     try:
         payload = os.urandom(512 * 1024)

@@ -191,3 +191,32 @@ def test_board_binary_serves_ssh_under_qemu(make_hub, start_agent, tmp_path):
     r = run_ssh(hub.port_map(dev["uid"]), key, "uname -m; echo board-ok", timeout=120)
     assert r.returncode == 0, r.stderr + agent.log()[-2000:]
     assert r.stdout.split() == ["x86_64", "board-ok"]
+
+
+@pytest.mark.parametrize("device", [2, 1], indirect=True, ids=["v2", "v1"])
+def test_close_protocol_ends_the_matching_session(device):
+    """/ssh/close/1.0.0 (v2) and GET /ssh/close/<id> (v1), as a user's "close session" in the
+    console reaches the agent (PROTOCOL.md 6, 7.6): that session ends, the other one lives."""
+    hub, agent, port, key = device
+    sessions = []
+    for _ in range(2):
+        p = subprocess.Popen(["ssh", "-tt", "-p", str(port), "-i", key, *SSH_OPTS, "root@127.0.0.1",
+                              "echo up; sleep 300"], stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+        assert p.stdout.readline().strip() == b"up"
+        sessions.append(p)
+        time.sleep(0.5)
+    ids = hub.device(HOST)["sessions"]
+    assert len(ids) == 2
+    first = ids[0]
+    hub.api("POST", f"/api/hub/devices/{HOST}/close-session", {"id": first})
+    deadline = time.time() + 20
+    while time.time() < deadline and all(p.poll() is None for p in sessions):
+        time.sleep(0.2)
+    ended = [p for p in sessions if p.poll() is not None]
+    assert len(ended) == 1, agent.log()[-2000:]
+    assert [p for p in sessions if p.poll() is None]  # the other session is unharmed
+    # Closing an unknown session is answered and logged, nothing else.
+    hub.api("POST", f"/api/hub/devices/{HOST}/close-session", {"id": "f" * 64})
+    agent.wait_log(r"close for unknown session ffffffffffff", timeout=10)
+    for p in sessions:
+        p.kill()

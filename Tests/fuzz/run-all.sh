@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 secs=${FUZZ_SECONDS:-60}
+ran=0
 for dir in */; do
     t=${dir%/}
     [ -f "$t/fuzz.swift" ] || continue
@@ -17,4 +18,6 @@ for dir in */; do
         echo "fuzz $t failed (build error or crash; inputs in Tests/fuzz/artifacts/)" >&2
         exit 1
     fi
+    ran=$((ran + 1))
 done
+echo "fuzz: $ran passed, 0 failed"

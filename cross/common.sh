@@ -51,7 +51,7 @@ load_board() {
     MUSL_ROOT=$TETHER_CACHE/sysroot/$MUSL_TRIPLE
     GCC_DIR=$MUSL_ROOT/usr/lib/gcc/$CLANG_TARGET/12
     # The library recipe's hash is part of the prefix: editing the recipe rebuilds the libraries.
-    recipe=$(cat "$ROOT/cross/build-libs.sh" "$ROOT/cross/mbedtls-board-config.h" | sha256sum | cut -c1-10)
+    recipe=$( (cat "$ROOT/cross/build-libs.sh" "$ROOT/cross/mbedtls-board-config.h"; echo "$CPU_CFLAGS") | sha256sum | cut -c1-10)
     PREFIX=$TETHER_CACHE/prefix/$CLANG_TARGET${CPU_TAG:+-$CPU_TAG}-$recipe
     # C flags for everything compiled for this board with the toolchain's clang.
     BOARD_CFLAGS="--target=$CLANG_TARGET --sysroot=$MUSL_ROOT --gcc-install-dir=$GCC_DIR $CPU_CFLAGS"

@@ -41,24 +41,6 @@ enum WsEchoLimits {
     static let closeLingerMs: Int32 = 2_000
 }
 
-/// Mask keys from the kernel CSPRNG, fetched in batches to keep syscalls off the hot path.
-struct WsEchoRandomMasks: WebSocketMaskSource {
-    private var pool: [UInt8] = []
-    private var next = 0
-    private static let batch = 256
-
-    mutating func nextMaskKey() -> UInt32 {
-        if next + 4 > pool.count {
-            pool = [UInt8](repeating: 0, count: WsEchoRandomMasks.batch)
-            _ = pool.withUnsafeMutableBytes { tether_random_bytes($0.baseAddress, $0.count) }
-            next = 0
-        }
-        defer { next += 4 }
-        return UInt32(pool[next]) << 24 | UInt32(pool[next + 1]) << 16
-            | UInt32(pool[next + 2]) << 8 | UInt32(pool[next + 3])
-    }
-}
-
 /// One echo connection: a non-blocking socket driven by its own small poll() loop.
 struct WsEchoSession {
     let url: WsEchoURL
@@ -169,7 +151,7 @@ struct WsEchoSession {
         }
 
         var client = WebSocketClient(
-            mode: .message, limits: WsEchoLimits.websocket, maskSource: WsEchoRandomMasks(),
+            mode: .message, limits: WsEchoLimits.websocket, maskSource: KernelMaskSource(),
             leftover: leftover ?? [])
         var failure: String? = nil
         var sawClose = false

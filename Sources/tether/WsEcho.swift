@@ -1,17 +1,15 @@
 import CShims
+import TetherPlatform
 import TetherWire
 
-/// `tether ws-echo <ws://host:port/path>`: connects, completes the WebSocket handshake and
+/// `tether ws-echo <ws|wss://host:port/path>`: connects (wss: TLS verified against
+/// SSL_CERT_FILE/SSL_CERT_DIR or the system bundle), completes the WebSocket handshake and
 /// echoes every text and binary message back as it came, as Autobahn|Testsuite clients do.
 /// Pings are answered, a close is echoed. Exit status 0 after a clean close; 1 with one line
 /// naming the broken rule on a protocol failure; 2 on bad usage.
 func wsEchoCommand(_ args: [String]) -> Int {
     guard args.count == 1, let url = WsEchoURL(args[0]) else {
-        Console.err("usage: tether ws-echo <ws://host:port/path>")
-        return 2
-    }
-    if url.secure {
-        Console.err("ws-echo: wss not supported yet")
+        Console.err("usage: tether ws-echo <ws|wss://host:port/path>")
         return 2
     }
     var session = WsEchoSession(url: url)
@@ -48,6 +46,8 @@ struct WsEchoSession {
     private var pending: [UInt8] = []
     private var pendingOffset = 0
     private var readBuffer = [UInt8](repeating: 0, count: WsEchoLimits.readChunk)
+    /// Set for wss: all bytes then go through TLS.
+    private var tls: TLSClient?
 
     init(url: WsEchoURL) {
         self.url = url
@@ -60,6 +60,13 @@ struct WsEchoSession {
 
     mutating func run() -> Int {
         guard connect() else { return 1 }
+        if url.secure {
+            if let why = startTLS() {
+                close(fd)
+                Console.err("ws-echo: tls: \(why)")
+                return 1
+            }
+        }
         let outcome = exchange()
         close(fd)
         switch outcome {
@@ -68,6 +75,28 @@ struct WsEchoSession {
         case .failure(let line):
             Console.err("ws-echo: \(line)")
             return 1
+        }
+    }
+
+    /// TLS over the connected socket, handshake driven to completion with poll (wss).
+    private mutating func startTLS() -> String? {
+        do {
+            let client = try TLSClient(context: try TLSContext(settings: .fromEnvironment()), fd: fd,
+                                       serverName: url.host, port: UInt16(truncatingIfNeeded: url.port))
+            while true {
+                let events: Int16
+                switch try client.handshake() {
+                case .done:
+                    tls = client
+                    return nil
+                case .wantRead: events = Int16(POLLIN)
+                case .wantWrite: events = Int16(POLLOUT)
+                }
+                var p = pollfd(fd: fd, events: events, revents: 0)
+                if poll(&p, 1, WsEchoLimits.handshakeTimeoutMs) == 0 { return "handshake timed out" }
+            }
+        } catch {
+            return error.message
         }
     }
 
@@ -212,11 +241,21 @@ struct WsEchoSession {
     private mutating func waitAndTransfer(timeoutMs: Int32) -> Transfer {
         let wantWrite = pendingOffset < pending.count
         var p = pollfd(fd: fd, events: Int16(POLLIN) | (wantWrite ? Int16(POLLOUT) : 0), revents: 0)
-        let rc = poll(&p, 1, timeoutMs)
+        // Plaintext already decrypted inside TLS does not make the socket readable.
+        let buffered = (tls?.bytesAvailable ?? 0) > 0
+        var rc = poll(&p, 1, buffered ? 0 : timeoutMs)
+        if buffered {
+            rc = 1
+            p.revents |= Int16(POLLIN)
+        }
         if rc == 0 { return .timeout }
         if rc < 0 {
             let e = tether_errno()
             return e == EINTR ? .progress(0) : .error(e)
+        }
+        if let tls {
+            return transferTLS(tls, canWrite: wantWrite && p.revents & Int16(POLLOUT) != 0,
+                               canRead: p.revents & (Int16(POLLIN) | Int16(POLLHUP) | Int16(POLLERR)) != 0)
         }
         if wantWrite && p.revents & Int16(POLLOUT) != 0 {
             let n = pending.withUnsafeBytes { raw in
@@ -244,6 +283,33 @@ struct WsEchoSession {
             return .progress(n)
         }
         return .progress(0)
+    }
+
+    /// `waitAndTransfer` through TLS (a write that asked to be repeated is repeated with the
+    /// same queued bytes on the next pass).
+    private mutating func transferTLS(_ tls: TLSClient, canWrite: Bool, canRead: Bool) -> Transfer {
+        if pendingOffset < pending.count {
+            let r = pending.withUnsafeBytes { raw in
+                (try? tls.write(from: UnsafeRawBufferPointer(rebasing: raw[pendingOffset...]))) ?? .closed
+            }
+            switch r {
+            case .bytes(let n):
+                pendingOffset += n
+                if pendingOffset == pending.count {
+                    pending.removeAll(keepingCapacity: true)
+                    pendingOffset = 0
+                }
+            case .wantRead, .wantWrite: break
+            case .closed: return .error(EPIPE)
+            }
+        }
+        guard canRead else { return .progress(0) }
+        let r = readBuffer.withUnsafeMutableBytes { raw in (try? tls.read(into: raw)) ?? .closed }
+        switch r {
+        case .bytes(let n): return .progress(n)
+        case .wantRead, .wantWrite: return .progress(0)
+        case .closed: return .eof
+        }
     }
 
     /// Reads and drops input until the server closes TCP or the linger time passes.

@@ -4,6 +4,8 @@ Needs `websockets` (see requirements.txt; use the worktree's .venv)."""
 import asyncio
 import os
 import random
+import ssl
+import subprocess
 
 import pytest
 
@@ -14,7 +16,7 @@ from runner import tether_bin  # noqa: E402
 MIB = 1 << 20
 
 
-async def _echo_session():
+async def _echo_session(tls_dir=None):
     rnd = random.Random(6455)
     outcome = {"echoed": [], "pong": False, "close": None}
     done = asyncio.get_running_loop().create_future()
@@ -46,12 +48,18 @@ async def _echo_session():
             if not done.done():
                 done.set_result(True)
 
+    ctx, env, url = None, None, "ws://127.0.0.1:{port}/interop"
+    if tls_dir:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(tls_dir, "cert.pem"), os.path.join(tls_dir, "key.pem"))
+        env = {**os.environ, "SSL_CERT_FILE": os.path.join(tls_dir, "cert.pem")}
+        url = "wss://localhost:{port}/interop"
     async with websockets_server.serve(handler, "127.0.0.1", 0, max_size=None,
-                                       compression=None) as server:
+                                       compression=None, ssl=ctx) as server:
         port = server.sockets[0].getsockname()[1]
         proc = await asyncio.create_subprocess_exec(
-            tether_bin(), "ws-echo", f"ws://127.0.0.1:{port}/interop",
-            stderr=asyncio.subprocess.PIPE)
+            tether_bin(), "ws-echo", url.format(port=port),
+            stderr=asyncio.subprocess.PIPE, env=env)
         await asyncio.wait_for(done, 60)
         _, err = await asyncio.wait_for(proc.communicate(), 10)
         outcome["rc"] = proc.returncode
@@ -67,3 +75,39 @@ def test_echo_large_messages_against_websockets():
     assert out["pong"], out
     assert out["close"] == 1000, out
     assert out["rc"] == 0, out["stderr"]
+
+
+def _self_signed(tmp_path):
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+                   check=True, capture_output=True)
+    return str(tmp_path)
+
+
+def test_echo_over_wss_against_websockets(tmp_path):
+    """The same exchange over TLS (mbedTLS on our side, OpenSSL in Python's ssl)."""
+    if not os.path.exists(tether_bin()):
+        pytest.skip("tether binary not built")
+    out = asyncio.run(_echo_session(_self_signed(tmp_path)))
+    assert out["echoed"] == [True] * 6, out
+    assert out["close"] == 1000 and out["rc"] == 0, out
+
+
+def test_wss_refuses_an_untrusted_certificate(tmp_path):
+    tls = _self_signed(tmp_path)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(tls, "cert.pem"), os.path.join(tls, "key.pem"))
+
+    async def run():
+        async def handler(ws):
+            await ws.wait_closed()
+        async with websockets_server.serve(handler, "127.0.0.1", 0, ssl=ctx) as server:
+            port = server.sockets[0].getsockname()[1]
+            proc = await asyncio.create_subprocess_exec(
+                tether_bin(), "ws-echo", f"wss://localhost:{port}/", stderr=asyncio.subprocess.PIPE,
+                env={**os.environ, "SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt"})
+            _, err = await asyncio.wait_for(proc.communicate(), 30)
+            return proc.returncode, err.decode()
+    rc, err = asyncio.run(run())
+    assert rc == 1 and "tls:" in err and len(err.strip().splitlines()) == 1, err

@@ -83,7 +83,7 @@ def test_drop_without_close_frame_fails():
 
 
 @pytest.mark.parametrize("args,code,text", [
-    (["wss://127.0.0.1:1/"], 2, "wss not supported yet"),
+    (["wss://127.0.0.1:1/"], 1, "cannot connect"),
     (["http://x/"], 2, "usage"),
     (["ws://:80/"], 2, "usage"),
     (["ws://h:99999/"], 2, "usage"),

@@ -73,11 +73,10 @@ final class Runtime: TunnelOwner {
         ctx.loop.cancel(timer)
         timer = .none
         guard let deadline = lifecycle.nextDeadline else { return }
-        let ns = UInt64(max(deadline.milliseconds, 0)) &* 1_000_000
-        timer = (try? ctx.loop.schedule(atNanoseconds: ns) { [self] in
+        timer = ctx.schedule(at: deadline) { [self] in
             self.timer = .none
             self.perform(self.lifecycle.timerFired(now: self.ctx.now))
-        }) ?? .none
+        }
     }
 
     /// One log line per change of state (online, or offline with its cause), not per retry:

@@ -47,6 +47,13 @@ final class RuntimeContext {
         return o
     }
 
+    /// Arms a loop timer at a state machine's deadline (same monotonic clock, ms); a timer
+    /// table that is full yields `.none` (the next event re-arms).
+    func schedule(at deadline: Instant, _ action: @escaping () -> Void) -> TimerToken {
+        let ns = UInt64(max(deadline.milliseconds, 0)) &* 1_000_000
+        return (try? loop.schedule(atNanoseconds: ns, action)) ?? .none
+    }
+
     /// Request target of `path` under the server's path prefix.
     func target(_ path: String) -> String { config.server.join(path) }
 }

@@ -83,11 +83,11 @@ final class V1Service: SlotPipeOwner {
         ctx.loop.cancel(machineTimer)
         machineTimer = .none
         if let d = machine.nextDeadline {
-            machineTimer = (try? ctx.loop.schedule(atNanoseconds: UInt64(max(d.milliseconds, 0)) &* 1_000_000) { [self] in
+            machineTimer = ctx.schedule(at: d) { [self] in
                 machineTimer = .none
                 machine.timerFired(now: ctx.now)
                 process()
-            }) ?? .none
+            }
         }
     }
 
@@ -211,7 +211,7 @@ final class V1Service: SlotPipeOwner {
         ctx.loop.cancel(keepaliveTimer)
         keepaliveTimer = .none
         guard let d = keepalive.nextDeadline() else { return }
-        keepaliveTimer = (try? ctx.loop.schedule(atNanoseconds: UInt64(max(d.milliseconds, 0)) &* 1_000_000) { [self] in
+        keepaliveTimer = ctx.schedule(at: d) { [self] in
             keepaliveTimer = .none
             let firing = keepalive.fire(now: ctx.now)
             for id in firing.dead {
@@ -228,7 +228,7 @@ final class V1Service: SlotPipeOwner {
             }
             process()
             rearmKeepalive()
-        }) ?? .none
+        }
     }
 }
 

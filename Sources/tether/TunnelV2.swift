@@ -116,11 +116,11 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
         ctx.loop.cancel(machineTimer)
         machineTimer = .none
         if let d = machine.nextDeadline {
-            machineTimer = (try? ctx.loop.schedule(atNanoseconds: UInt64(max(d.milliseconds, 0)) &* 1_000_000) { [self] in
+            machineTimer = ctx.schedule(at: d) { [self] in
                 machineTimer = .none
                 machine.timerFired(now: ctx.now)
                 process()
-            }) ?? .none
+            }
         }
     }
 
@@ -229,7 +229,7 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
         ctx.loop.cancel(keepaliveTimer)
         keepaliveTimer = .none
         guard !closed, let d = keepalive.nextDeadline() else { return }
-        keepaliveTimer = (try? ctx.loop.schedule(atNanoseconds: UInt64(max(d.milliseconds, 0)) &* 1_000_000) { [self] in
+        keepaliveTimer = ctx.schedule(at: d) { [self] in
             keepaliveTimer = .none
             let firing = keepalive.fire(now: ctx.now)
             if !firing.dead.isEmpty {
@@ -241,6 +241,6 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
                 flushOutput()
             }
             rearmKeepalive()
-        }) ?? .none
+        }
     }
 }

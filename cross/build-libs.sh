@@ -10,6 +10,9 @@ load_board "$1"
 bash "$ROOT/cross/musl-root.sh" "$BOARD"
 
 jobs=$(nproc)
+# No unwind tables: nothing unwinds through C frames (Embedded Swift has no exceptions), and
+# .eh_frame was 60 KB of the aarch64 binary.
+NO_UNWIND="-fno-asynchronous-unwind-tables -fno-unwind-tables"
 build_dir=$TETHER_CACHE/build/$(basename "$PREFIX")
 mkdir -p "$build_dir" "$PREFIX"
 toolchain=$build_dir/toolchain.cmake
@@ -19,7 +22,7 @@ set(CMAKE_SYSTEM_PROCESSOR ${ARCH%hf})
 set(CMAKE_C_COMPILER $SWIFT_CLANG)
 set(CMAKE_AR $SWIFT_BIN/llvm-ar)
 set(CMAKE_RANLIB $SWIFT_BIN/llvm-ranlib)
-set(CMAKE_C_FLAGS_INIT "$BOARD_CFLAGS -ffunction-sections -fdata-sections -Wno-unused-command-line-argument")
+set(CMAKE_C_FLAGS_INIT "$BOARD_CFLAGS -ffunction-sections -fdata-sections $NO_UNWIND -Wno-unused-command-line-argument")
 set(CMAKE_EXE_LINKER_FLAGS_INIT "$BOARD_LDFLAGS")
 set(CMAKE_FIND_ROOT_PATH $PREFIX $MUSL_ROOT)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
@@ -36,7 +39,7 @@ if [ ! -f "$PREFIX/mbedtls.stamp" ]; then
     log "mbedTLS for $CLANG_TARGET ($CPU_CFLAGS)"
     cp "$ROOT/cross/mbedtls-board-config.h" "$build_dir/tether-mbedtls-config.h"
     cmake -S "$SRC_DIR/mbedtls" -B "$build_dir/mbedtls" "${cmake_common[@]}" \
-        -DCMAKE_C_FLAGS="$BOARD_CFLAGS -ffunction-sections -fdata-sections -Wno-unused-command-line-argument -I$build_dir -DMBEDTLS_USER_CONFIG_FILE='<tether-mbedtls-config.h>'" \
+        -DCMAKE_C_FLAGS="$BOARD_CFLAGS -ffunction-sections -fdata-sections $NO_UNWIND -Wno-unused-command-line-argument -I$build_dir -DMBEDTLS_USER_CONFIG_FILE='<tether-mbedtls-config.h>'" \
         -DENABLE_TESTING=OFF -DENABLE_PROGRAMS=OFF -DUSE_SHARED_MBEDTLS_LIBRARY=OFF \
         -DUSE_STATIC_MBEDTLS_LIBRARY=ON -DMBEDTLS_FATAL_WARNINGS=OFF >"$build_dir/mbedtls.log"
     cmake --build "$build_dir/mbedtls" -j "$jobs" >>"$build_dir/mbedtls.log"
@@ -48,10 +51,10 @@ fi
 if [ ! -f "$PREFIX/libssh.stamp" ]; then
     log "libssh for $CLANG_TARGET (mbedTLS backend)"
     cmake -S "$SRC_DIR/libssh" -B "$build_dir/libssh" "${cmake_common[@]}" \
-        -DCMAKE_C_FLAGS="$BOARD_CFLAGS -ffunction-sections -fdata-sections -Wno-unused-command-line-argument -I$PREFIX/include -DMBEDTLS_USER_CONFIG_FILE='<tether-mbedtls-config.h>'" \
+        -DCMAKE_C_FLAGS="$BOARD_CFLAGS -ffunction-sections -fdata-sections $NO_UNWIND -Wno-unused-command-line-argument -I$PREFIX/include -DMBEDTLS_USER_CONFIG_FILE='<tether-mbedtls-config.h>'" \
         -DMBEDTLS_ROOT_DIR="$PREFIX" -DWITH_MBEDTLS=ON -DWITH_GSSAPI=OFF -DWITH_ZLIB=OFF \
         -DWITH_SERVER=ON -DWITH_SFTP=ON -DWITH_NACL=OFF -DWITH_PCAP=OFF -DWITH_EXAMPLES=OFF \
-        -DWITH_SYMBOL_VERSIONING=OFF -DWITH_DEBUG_CALLTRACE=OFF -DWITH_GEX=OFF \
+        -DWITH_SYMBOL_VERSIONING=OFF -DWITH_BLOWFISH_CIPHER=OFF -DWITH_DEBUG_CALLTRACE=OFF -DWITH_GEX=OFF \
         -DUNIT_TESTING=OFF -DCLIENT_TESTING=OFF -DSERVER_TESTING=OFF >"$build_dir/libssh.log"
     cmake --build "$build_dir/libssh" -j "$jobs" >>"$build_dir/libssh.log"
     cmake --install "$build_dir/libssh" >>"$build_dir/libssh.log"
@@ -69,7 +72,7 @@ if [ ! -f "$PREFIX/libxcrypt.stamp" ]; then
         autoreconf -fi >/dev/null 2>&1
         ./configure -q --host="$MUSL_TRIPLE" --prefix="$PREFIX" \
             CC="$SWIFT_CLANG $BOARD_CFLAGS -fuse-ld=lld" \
-            CFLAGS="-Os -ffunction-sections -fdata-sections -Wno-unused-command-line-argument" \
+            CFLAGS="-Os -ffunction-sections -fdata-sections $NO_UNWIND -Wno-unused-command-line-argument" \
             LDFLAGS=--static --disable-shared --enable-static --disable-werror \
             --enable-hashes=md5crypt,sha256crypt,sha512crypt,yescrypt \
             --enable-obsolete-api=no --disable-xcrypt-compat-files >/dev/null 2>&1

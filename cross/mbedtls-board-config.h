@@ -56,3 +56,38 @@
 #undef MBEDTLS_X509_CSR_WRITE_C
 #undef MBEDTLS_TIMING_C
 #undef MBEDTLS_NET_C
+/* Second round (size aim of 1.0 MiB). Ciphers and modes: cipher_wrap.c's table references every
+ * enabled cipher, so an enabled cipher is linked whether used or not. SSH offers AES-GCM,
+ * ChaCha20-Poly1305 and AES-CTR (TetherSSH SSHAlgorithms), TLS offers AEAD suites only, so DES
+ * (libssh's 3des-cbc), Blowfish, and the CFB/OFB/XTS modes and CBC paddings go; libssh finds
+ * those ciphers missing only if a client insists on one, and then fails that key exchange.
+ * CBC itself stays: libssh's mbedTLS backend calls mbedtls_cipher_set_padding_mode, which
+ * exists only with it. */
+#undef MBEDTLS_DES_C
+#undef MBEDTLS_BLOWFISH_C
+#undef MBEDTLS_CIPHER_MODE_CFB
+#undef MBEDTLS_CIPHER_MODE_OFB
+#undef MBEDTLS_CIPHER_MODE_XTS
+#undef MBEDTLS_CIPHER_PADDING_PKCS7
+#undef MBEDTLS_CIPHER_PADDING_ONE_AND_ZEROS
+#undef MBEDTLS_CIPHER_PADDING_ZEROS_AND_LEN
+#undef MBEDTLS_CIPHER_PADDING_ZEROS
+#undef MBEDTLS_SSL_ENCRYPT_THEN_MAC
+/* Curves: TLS and SSH use X25519 and NIST P-256/384/521; the others are never offered. */
+#undef MBEDTLS_ECP_DP_SECP192R1_ENABLED
+#undef MBEDTLS_ECP_DP_SECP224R1_ENABLED
+#undef MBEDTLS_ECP_DP_SECP192K1_ENABLED
+#undef MBEDTLS_ECP_DP_SECP224K1_ENABLED
+#undef MBEDTLS_ECP_DP_SECP256K1_ENABLED
+#undef MBEDTLS_ECP_DP_BP256R1_ENABLED
+#undef MBEDTLS_ECP_DP_BP384R1_ENABLED
+#undef MBEDTLS_ECP_DP_BP512R1_ENABLED
+#undef MBEDTLS_ECP_DP_CURVE448_ENABLED
+/* Nothing in Tether sets a debug callback (MBEDTLS_DEBUG_C keeps every debug string); keys are
+ * unencrypted PEM (no PKCS#5); no ALPN, no SCSV fallback, no truncated HMAC. */
+#undef MBEDTLS_DEBUG_C
+#undef MBEDTLS_PKCS5_C
+#undef MBEDTLS_SSL_ALPN
+#undef MBEDTLS_SSL_FALLBACK_SCSV
+#undef MBEDTLS_SSL_TRUNCATED_HMAC
+#undef MBEDTLS_SSL_CONTEXT_SERIALIZATION

@@ -422,3 +422,33 @@ int tether_unix_listen(const char *path) {
     }
     return fd;
 }
+
+#ifndef TETHER_BOARD
+int tether_ssh_signs_ed25519(void) { return 1; }
+#else
+int tether_ssh_signs_ed25519(void) { return 0; }
+
+// Board builds link libssh with `--wrap` on its three Ed25519 entry points (cross/build.sh), so
+// its Ed25519 code and the 109 KB base-point table it drags in are left out of the binary.
+// Nothing is lost: the host key is the device's RSA key (PROTOCOL.md 7.2) and user keys must be
+// RSA anyway (ShellHub's gateway logs in with a minted RSA key, 7.1; SSHServerConnection refuses
+// any other type). Should libssh reach one of these, it gets the failure its callers handle.
+int __wrap_crypto_sign_ed25519_keypair(unsigned char *pk, unsigned char *sk) {
+    (void)pk; (void)sk;
+    return -1;
+}
+int __wrap_crypto_sign_ed25519(unsigned char *sm, unsigned long long *smlen,
+                               const unsigned char *m, unsigned long long mlen,
+                               const unsigned char *sk) {
+    (void)sm; (void)m; (void)mlen; (void)sk;
+    if (smlen) *smlen = 0;
+    return -1;
+}
+int __wrap_crypto_sign_ed25519_open(unsigned char *m, unsigned long long *mlen,
+                                    const unsigned char *sm, unsigned long long smlen,
+                                    const unsigned char *pk) {
+    (void)m; (void)sm; (void)smlen; (void)pk;
+    if (mlen) *mlen = 0;
+    return -1;
+}
+#endif

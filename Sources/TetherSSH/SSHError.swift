@@ -4,6 +4,8 @@ public enum SSHError: Error, Equatable {
     case libraryAllocationFailed
     /// The host key file or PEM could not be imported (path or "pem").
     case hostKeyUnreadable(String)
+    /// The host key's type cannot sign in this build (board builds: RSA and ECDSA only).
+    case hostKeyTypeUnsupported(String)
     /// A bind option was refused by libssh (option name).
     case bindOptionRejected(String)
     /// `ssh_bind_accept_fd` refused the connection's fd (libssh's message).
@@ -14,6 +16,8 @@ public enum SSHError: Error, Equatable {
         switch self {
         case .libraryAllocationFailed: return "libssh allocation failed"
         case .hostKeyUnreadable(let p): return "host key unreadable: \(p)"
+        case .hostKeyTypeUnsupported(let t):
+            return "host key type \(t) is not supported by this build (board builds sign with RSA or ECDSA)"
         case .bindOptionRejected(let o): return "libssh refused option \(o)"
         case .acceptFailed(let why): return "accept failed: \(why)"
         }

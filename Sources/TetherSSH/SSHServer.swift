@@ -47,6 +47,11 @@ public final class SSHServer {
             ssh_bind_free(bind)
             throw .hostKeyUnreadable(config.hostKeyPEM == nil ? config.hostKeyPath : "pem")
         }
+        if ssh_key_type(key) == SSH_KEYTYPE_ED25519 && tether_ssh_signs_ed25519() == 0 {
+            ssh_key_free(key)
+            ssh_bind_free(bind)
+            throw .hostKeyTypeUnsupported("ssh-ed25519")
+        }
         // The bind owns the key from here on.
         if ssh_bind_options_set(bind, SSH_BIND_OPTIONS_IMPORT_KEY, UnsafeRawPointer(key)) != SSH_OK {
             ssh_key_free(key)

@@ -213,7 +213,7 @@ final class ProxyDial {
                     case .failure(let e):
                         finish(.failure(ProxyDialError(message: e.message)))
                     case .success(let fd):
-                        guard completion != nil else {
+                        guard self.completion != nil else {  // cancelled meanwhile
                             Socket.close(fd)
                             return
                         }

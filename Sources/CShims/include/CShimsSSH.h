@@ -118,4 +118,8 @@ int tether_tcp_accept(int listen_fd, char *peer, size_t cap);
 #ifdef __cplusplus
 }
 #endif
+/// 1 when this build can sign with Ed25519 host keys; 0 on board builds, which leave libssh's
+/// Ed25519 code out (see ssh_shims.c).
+int tether_ssh_signs_ed25519(void);
+
 #endif

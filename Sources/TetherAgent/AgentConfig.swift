@@ -45,6 +45,9 @@ public struct AgentConfig {
     public var tcpKeepaliveSeconds: Int
     /// Send the per-session SSH keepalive every `sessionKeepaliveSeconds` (off by default).
     public var sshSessionKeepalive: Bool
+    /// `TETHER_LOGIN_GRACE`: an SSH stream not authenticated this long after it opened is
+    /// closed and its slot given back; 0 = never (the Go agent's behaviour).
+    public var loginGraceSeconds: Int = ConfigLimits.defaultLoginGraceSeconds
 
     /// Single-user mode is required without root and forbidden with it (PROTOCOL.md 7.3).
     public func checkUserMode(isRoot: Bool) throws(ConfigError) {
@@ -132,6 +135,11 @@ public enum ConfigLimits {
     public static let defaultMaxRetryConnectionTimeout = 60
     public static let defaultSessionKeepaliveSeconds: UInt32 = 30
     public static let tcpKeepaliveRange = 10...7200
+    /// ShellHub opens the SSH stream when the user connects, starts SSH on it at most 210 s
+    /// later and gives handshake + authentication 30 s (PROTOCOL.md 6, 7.1): 300 s never cuts a
+    /// real login short. Values under 240 can.
+    public static let defaultLoginGraceSeconds = 300
+    public static let loginGraceRange = 1...3600
     public static let tlsMaxFragmentChoices = [0, 512, 1024, 2048, 4096]
     /// Server column limits (PROTOCOL.md 2.7) and the device-name rule (2.4).
     public static let maxIdentityLength = 64

@@ -124,6 +124,9 @@ extension AgentConfig {
         let tcpKeepalive = try src.integer(
             "TETHER_TCP_KEEPALIVE", default: 0, range: ConfigLimits.tcpKeepaliveRange,
             allowZero: true)
+        let loginGrace = try src.integer(
+            "TETHER_LOGIN_GRACE", default: ConfigLimits.defaultLoginGraceSeconds,
+            range: ConfigLimits.loginGraceRange, allowZero: true)
         var fragment = defaults.tlsMaxFragment
         if let v = src.exact("TETHER_TLS_MAX_FRAGMENT") {
             guard let n = GoSyntax.parseInt(v.value),
@@ -149,7 +152,7 @@ extension AgentConfig {
             sshKeepalive = b
         }
 
-        return AgentConfig(
+        var config = AgentConfig(
             server: server, privateKeyPath: keyPath, tenantID: tenant?.value ?? "",
             pairingCode: src.shellhub("PAIRING_CODE")?.value ?? "",
             installKey: src.shellhub("INSTALL_KEY")?.value ?? "",
@@ -161,6 +164,8 @@ extension AgentConfig {
             proxy: proxy, sessionSlots: slots, middleboxIdleSeconds: idle,
             reauthIntervalSeconds: reauth, logTarget: logTarget, tlsMaxFragment: fragment,
             tcpKeepaliveSeconds: tcpKeepalive, sshSessionKeepalive: sshKeepalive)
+        config.loginGraceSeconds = loginGrace
+        return config
     }
 }
 

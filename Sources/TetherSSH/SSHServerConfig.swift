@@ -17,6 +17,9 @@ public struct SSHServerConfig {
     public var deviceName = "device"
     /// Per-connection SSH keepalive (SHELLHUB_KEEPALIVE_INTERVAL set explicitly); 0 = none.
     public var keepaliveIntervalMs: Int64 = 0
+    /// A connection not authenticated this long after it started is closed (0 = never). The
+    /// agent sets it from TETHER_LOGIN_GRACE (300 s by default, see ConfigLimits).
+    public var loginGraceMs: Int64 = 0
     /// sftp-server programs tried in order for `subsystem sftp`.
     public var sftpServerPaths = [
         "/usr/lib/openssh/sftp-server", "/usr/libexec/sftp-server", "/usr/lib/sftp-server",

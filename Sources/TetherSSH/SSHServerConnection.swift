@@ -13,8 +13,9 @@ import TetherPlatform
 ///     if conn.isClosed { drop it }
 ///
 /// State machine in the style of tmate: one state, advanced on SSH_OK, parked on SSH_AGAIN,
-/// torn down on SSH_ERROR. There is no timeout before the client's first bytes (the hub may
-/// start SSH minutes after opening the stream).
+/// torn down on SSH_ERROR. There is no separate timeout before the client's first bytes (the
+/// hub may start SSH minutes after opening the stream); the whole way from start to a
+/// successful authentication has one limit, `SSHServerConfig.loginGraceMs`.
 public final class SSHServerConnection {
     public enum State: Equatable {
         case keyExchange
@@ -102,10 +103,18 @@ public final class SSHServerConnection {
     public var nextDeadline: Int64? {
         if state == .closed { return nil }
         var d = nextKeepalive
+        if let grace = loginDeadline { d = min(d ?? grace, grace) }
         for h in handlers {
             if let hd = h.deadline { d = min(d ?? hd, hd) }
         }
         return d
+    }
+
+    /// When an unauthenticated connection is given up (nil once authenticated, or no limit).
+    private var loginDeadline: Int64? {
+        guard state == .keyExchange || state == .authenticating, server.config.loginGraceMs > 0
+        else { return nil }
+        return startedAt + server.config.loginGraceMs
     }
 
     /// True when `fd` belongs to this connection (its socket, a child's pipe, a forward).
@@ -121,6 +130,10 @@ public final class SSHServerConnection {
     /// Advances everything that can advance without blocking.
     public func service(now: Int64) {
         if state == .closed { return }
+        if let grace = loginDeadline, now >= grace {
+            teardown("not authenticated within \(server.config.loginGraceMs / 1000) s")
+            return
+        }
         if state == .keyExchange {
             let rc = ssh_handle_key_exchange(session)
             if rc == SSH_AGAIN { return }

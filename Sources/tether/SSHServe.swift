@@ -4,7 +4,7 @@ import TetherSSH
 
 /// `tether ssh-serve --port N --host-key FILE [--shadow FILE] [--passwd FILE]
 ///  [--device-name NAME] [--single-user-hash HASH] [--permit-empty] [--oracle-key FILE]
-///  [--keepalive MS] [--builtin-sftp] [--builtin-sftp-runner QEMU] [--socketpair] [--event-loop] [--utmp F] [--wtmp F] [--verbose]`
+///  [--keepalive MS] [--login-grace-ms MS] [--builtin-sftp] [--builtin-sftp-runner QEMU] [--socketpair] [--event-loop] [--utmp F] [--wtmp F] [--verbose]`
 /// `--socketpair` serves each connection through a socketpair, as the agent's slots do.
 /// `--event-loop` drives connections with TetherPlatform's EventLoop and SSHConnectionDriver
 /// (the runtime's way) instead of the small poll() loop below.
@@ -49,6 +49,7 @@ func sshServeCommand(_ args: [String]) -> Int {
         case "--wtmp": config.wtmpPath = value()
         case "--oracle-key": oracleKey = value()
         case "--keepalive": config.keepaliveIntervalMs = Int64(value() ?? "") ?? 0
+        case "--login-grace-ms": config.loginGraceMs = Int64(value() ?? "") ?? 0
         case "--libssh-log": config.libsshLogLevel = Int32(value() ?? "") ?? 0
         case "--verbose": SSHLog.verbose = true
         default:

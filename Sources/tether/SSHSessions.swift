@@ -25,6 +25,7 @@ final class SSHSessions: SessionServer, PublicKeyOracle {
     private func ensureServer() -> SSHServer? {
         if let server { return server }
         var config = SSHServerConfig(hostKeyPath: ctx.config.privateKeyPath)
+        config.loginGraceMs = Int64(ctx.config.loginGraceSeconds) * 1000
         config.deviceName = ctx.deviceName.isEmpty ? "device" : ctx.deviceName
         config.permitEmptyPasswords = ctx.config.permitEmptyPasswords
         if !ctx.config.singleUserPassword.isEmpty {

@@ -123,6 +123,8 @@ func with(_ extra: [String: String], base: [String: String] = minimal) -> [Strin
         (["TETHER_TLS_MAX_FRAGMENT": "8192"], "TETHER_TLS_MAX_FRAGMENT=8192: must be 0, 512, 1024, 2048 or 4096"),
         (["TETHER_TCP_KEEPALIVE": "5"], "TETHER_TCP_KEEPALIVE=5: must be 0 or 10..7200"),
         (["TETHER_SSH_KEEPALIVE": "maybe"], "TETHER_SSH_KEEPALIVE=maybe: must be true or false"),
+        (["TETHER_LOGIN_GRACE": "3601"], "TETHER_LOGIN_GRACE=3601: must be 0 or 1..3600"),
+        (["TETHER_LOGIN_GRACE": "5m"], "TETHER_LOGIN_GRACE=5m: not an integer"),
         (["SHELLHUB_SERVER_ADDRESS": "https://u:p@hub"], "SHELLHUB_SERVER_ADDRESS=https://u:p@hub: user info"),
         (["SHELLHUB_SERVER_ADDRESS": "https://hub/?a=1"], "SHELLHUB_SERVER_ADDRESS=https://hub/?a=1: query or fragment"),
         (["HTTPS_PROXY": "p:99999"], "HTTPS_PROXY=p:99999: bad port"),
@@ -234,6 +236,9 @@ func with(_ extra: [String: String], base: [String: String] = minimal) -> [Strin
         let d = AgentPolicy(config: try loadConfig(minimal))
         #expect(d.reauth.interval == .seconds(4 * 3600))
         #expect(d.keepalive.middleboxIdle == .seconds(60))
+        #expect(try loadConfig(minimal).loginGraceSeconds == 300)
+        #expect(try loadConfig(with(["TETHER_LOGIN_GRACE": "0"])).loginGraceSeconds == 0)
+        #expect(try loadConfig(with(["TETHER_LOGIN_GRACE": "20"])).loginGraceSeconds == 20)
         var l = d.makeLifecycle()
         #expect(l.start(now: .zero) == .authenticate)
     }

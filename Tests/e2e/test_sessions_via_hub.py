@@ -220,3 +220,39 @@ def test_close_protocol_ends_the_matching_session(device):
     agent.wait_log(r"close for unknown session ffffffffffff", timeout=10)
     for p in sessions:
         p.kill()
+
+
+@pytest.mark.parametrize("transport", [2, 1])
+def test_streams_that_never_authenticate_give_their_slots_back(make_hub, start_agent, tmp_path, transport):
+    """A peer that opens SSH streams and never logs in (here: silent TCP clients on the hub's
+    port map, each one becomes an SSH stream to the agent) holds every slot only until
+    TETHER_LOGIN_GRACE; then the agent closes them, logs why once each, and serves a real login."""
+    hub = make_hub("--port-map", f"{HOST}=0")
+    agent = start_agent(hub.url, transport=transport,
+                        env={"TETHER_SESSION_SLOTS": "2", "TETHER_LOGIN_GRACE": "3"})
+    dev = connected(hub)
+    key = register_user_key(hub, tmp_path / "id_rsa")
+    port = hub.port_map(dev["uid"])
+    silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+    talker = silent[1]
+    talker.sendall(b"SSH-2.0-OpenSSH_9.2 never-authenticates\r\n")
+    agent.wait_log(r"opened in slot 1", timeout=15)
+    r = run_ssh(port, key, "echo too-early", timeout=60)
+    assert "too-early" not in r.stdout  # both slots are held
+    agent.wait_log(r"all session slots busy", timeout=10)
+    for s in silent:
+        s.settimeout(30)
+        try:
+            while s.recv(4096):
+                pass  # the talker gets the agent's version line and KEX_INIT first
+        except ConnectionResetError:
+            pass
+        s.close()
+    assert agent.wait_log(r"not authenticated within 3 s", timeout=10)
+    r = run_ssh(port, key, "echo after-grace")
+    assert r.stdout.strip() == "after-grace", r.stderr + agent.log()[-2000:]
+    # A login that outlives the grace is not cut: the limit ends at authentication.
+    r = run_ssh(port, key, "sleep 4; echo still-here")
+    assert r.stdout.strip() == "still-here", r.stderr
+    assert agent.log().count("not authenticated within") == 2
+    assert agent.returncode is None

@@ -1,5 +1,6 @@
 """exec sessions and authentication through real OpenSSH clients."""
 import os
+import socket
 import subprocess
 import time
 
@@ -212,3 +213,27 @@ def test_ed25519_host_key_instead_of_rsa(make_server, tmp_path):
     r = s.ssh("echo ed", extra=["-v"])
     assert r.returncode == 0, r.stderr
     assert b"host key algorithm: ssh-ed25519" in r.stderr
+
+
+def test_login_grace_closes_unauthenticated_connections_only(make_server):
+    s = make_server(extra=["--login-grace-ms", "2000"])
+    silent = socket.create_connection(("127.0.0.1", s.port))
+    talker = socket.create_connection(("127.0.0.1", s.port))
+    talker.sendall(b"SSH-2.0-OpenSSH_9.2 never-authenticates\r\n")
+    started = time.monotonic()
+    for sock in (silent, talker):
+        sock.settimeout(20)
+        try:
+            while sock.recv(4096):
+                pass
+        except ConnectionResetError:
+            pass
+        sock.close()
+    assert time.monotonic() - started >= 1.5  # not before the grace
+    deadline = time.monotonic() + 10
+    while s.logtext().count("not authenticated within 2 s") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert s.logtext().count("not authenticated within 2 s") == 2, s.logtext()
+    r = s.ssh("sleep 3; echo still-here")  # authenticated: the grace no longer applies
+    assert r.returncode == 0 and r.stdout == b"still-here\n", r.stderr
+    assert s.logtext().count("not authenticated within") == 2

@@ -45,7 +45,8 @@ extension AgentConfig {
             transport = t
         }
 
-        let tenant = src.shellhub("TENANT_ID")
+        // Empty is unset: no tenant means pairing (PROTOCOL.md 4.6).
+        let tenant = src.shellhub("TENANT_ID").flatMap { $0.value.isEmpty ? nil : $0 }
         if let tenant, transport == .v2, !ConfigText.isUUID(tenant.value) {
             throw .invalid(variable: tenant.name, value: tenant.value, reason: "must be a UUID")
         }

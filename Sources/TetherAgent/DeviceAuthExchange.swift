@@ -8,10 +8,7 @@ public struct DeviceAuthExchange {
     public static let maxResponseBodyBytes = 64 * 1024
 
     public let request: DeviceAuthRequest
-    private var parser = HTTPResponseParser(
-        limits: HTTPLimits(maxBodyBytes: DeviceAuthExchange.maxResponseBodyBytes))
-    private var head: HTTPResponseHead? = nil
-    private var body: [UInt8] = []
+    private var reader = HTTPAnswerReader(maxBodyBytes: DeviceAuthExchange.maxResponseBodyBytes)
     /// The parsed 200 answer (name, namespace, uid, status) once the verdict is `authenticated`.
     public private(set) var response: DeviceAuthResponse? = nil
     public private(set) var verdict: DeviceAuthVerdict? = nil
@@ -36,14 +33,13 @@ public struct DeviceAuthExchange {
     /// Feeds response bytes; returns the verdict once the response is complete.
     public mutating func receive<C: Collection>(_ bytes: C) -> DeviceAuthVerdict? where C.Element == UInt8 {
         guard verdict == nil else { return verdict }
-        parser.feed(bytes)
-        return drain(atEOF: false)
+        return reader.receive(bytes).map { conclude(interpret($0)) }
     }
 
     /// The connection closed (EOF). A response cut short is a network failure.
     public mutating func connectionClosed() -> DeviceAuthVerdict {
         if let v = verdict { return v }
-        return drain(atEOF: true) ?? conclude(.retry(.network, retryAfter: nil))
+        return conclude(interpret(reader.finish()))
     }
 
     /// The connection failed before a complete answer (DNS, TCP, TLS, timeout).
@@ -52,24 +48,8 @@ public struct DeviceAuthExchange {
         return conclude(.retry(.network, retryAfter: nil))
     }
 
-    private mutating func drain(atEOF: Bool) -> DeviceAuthVerdict? {
-        do {
-            while true {
-                let event = try (atEOF ? parser.finish() : parser.next())
-                guard let event else { return nil }
-                switch event {
-                case .head(let h): head = h
-                case .body(let b): body.append(contentsOf: b)
-                case .end: return conclude(interpret())
-                }
-            }
-        } catch {
-            return conclude(.retry(.network, retryAfter: nil))
-        }
-    }
-
-    private mutating func interpret() -> DeviceAuthVerdict {
-        guard let head else { return .retry(.network, retryAfter: nil) }
+    private mutating func interpret(_ result: HTTPAnswerReader.Result) -> DeviceAuthVerdict {
+        guard case .complete(let head, let body) = result else { return .retry(.network, retryAfter: nil) }
         var token: String? = nil
         if head.statusCode == 200 {
             do {
@@ -80,19 +60,12 @@ public struct DeviceAuthExchange {
                 return .retry(.badResponse, retryAfter: nil)
             }
         }
-        let retryAfter = head.headers["Retry-After"].flatMap { Self.seconds($0) }
-        return DeviceAuthVerdict.classify(status: head.statusCode, token: token, retryAfterSeconds: retryAfter)
+        return DeviceAuthVerdict.classify(
+            status: head.statusCode, token: token, retryAfterSeconds: HTTPAnswerReader.retryAfterSeconds(head))
     }
 
     private mutating func conclude(_ v: DeviceAuthVerdict) -> DeviceAuthVerdict {
         verdict = v
         return v
-    }
-
-    /// `Retry-After` in delta-seconds (an HTTP date is ignored: no wall clock here).
-    static func seconds(_ text: String) -> Int? {
-        let b = Array(text.utf8)
-        guard !b.isEmpty, b.count <= 9, b.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
-        return b.reduce(0) { $0 * 10 + Int($1 - 0x30) }
     }
 }

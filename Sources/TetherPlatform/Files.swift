@@ -55,6 +55,9 @@ public enum Files {
 
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+    /// Removes a file; true when it is gone (also when it was not there).
+    public static func remove(_ path: String) -> Bool { unlink(path) == 0 || Errno.current == ENOENT }
+
     /// Creates `path` and its missing parents with `mode` (like `mkdir -p`).
     public static func makeDirectories(_ path: String, mode: UInt32) throws(FileError) {
         if path.isEmpty || exists(path) { return }

@@ -30,6 +30,9 @@ public struct HTTPServerURL: Equatable {
 
     /// `prefix + path`; `path` should start with `/` (one is added if missing). Query text in
     /// `path` is kept verbatim (the v1 `connPath` is copied as the server wrote it).
+    /// The URL as people read it: `https://hub.example.com:8443/prefix`.
+    public var text: String { (isTLS ? "https://" : "http://") + hostHeader + pathPrefix }
+
     public func join(_ path: String) -> String {
         if path.utf8.first == UInt8(ascii: "/") { return pathPrefix + path }
         return pathPrefix + "/" + path

@@ -69,25 +69,39 @@ final class APIExchange: LinkDelegate {
     }
 }
 
-/// `POST /api/devices/auth` over an `APIExchange`, interpreted by TetherAgent's
-/// `DeviceAuthExchange` (PROTOCOL.md 4.2); the completion gets the verdict and, on success,
-/// the parsed answer (device name, namespace, uid).
-final class DeviceAuthCall {
-    private var exchange: DeviceAuthExchange
+/// A sans-I/O API exchange of TetherAgent (device auth, pairing) as `APICall` drives it.
+protocol APIAnswer {
+    associatedtype Outcome
+    mutating func feed(_ bytes: UnsafeRawBufferPointer) -> Outcome?
+    mutating func connectionClosed() -> Outcome
+    mutating func networkFailed() -> Outcome
+}
+
+extension DeviceAuthExchange: APIAnswer {
+    mutating func feed(_ bytes: UnsafeRawBufferPointer) -> DeviceAuthVerdict? { receive(bytes) }
+}
+
+extension PairingExchange: APIAnswer {
+    mutating func feed(_ bytes: UnsafeRawBufferPointer) -> PairingOutcome? { receive(bytes) }
+}
+
+/// One request of a TetherAgent exchange over an `APIExchange`: `POST /api/devices/auth`
+/// (`DeviceAuthExchange`, PROTOCOL.md 4.2) or a pairing request (`PairingExchange`, 4.6). The
+/// completion gets the outcome, the exchange (for the parsed answer) and the network failure
+/// text, once, and never after `cancel()`.
+final class APICall<X: APIAnswer> {
+    private var exchange: X
     private var api: APIExchange?
-    private var completion: ((DeviceAuthVerdict, DeviceAuthResponse?, String?) -> Void)?
+    private var completion: ((X.Outcome, X, String?) -> Void)?
     /// Why the exchange failed below HTTP (DNS, TCP, TLS, timeout), for the log.
     private var failure: String?
 
-    /// The completion gets the verdict, the parsed 200 answer, and the network failure text.
-    init(context: RuntimeContext, request: DeviceAuthRequest,
-         completion: @escaping (DeviceAuthVerdict, DeviceAuthResponse?, String?) -> Void) {
-        exchange = DeviceAuthExchange(request: request)
+    init(context: RuntimeContext, exchange: X, request bytes: [UInt8],
+         completion: @escaping (X.Outcome, X, String?) -> Void) {
+        self.exchange = exchange
         self.completion = completion
-        let bytes = (try? exchange.requestBytes(server: context.config.server,
-                                                agentVersion: context.versionString)) ?? []
         api = APIExchange(context: context, request: bytes, onData: { [self] data in
-            guard let v = self.exchange.receive(data) else { return false }
+            guard let v = self.exchange.feed(data) else { return false }
             self.finish(v)
             return true
         }, onEnd: { [self] failure in
@@ -102,10 +116,39 @@ final class DeviceAuthCall {
         api = nil
     }
 
-    private func finish(_ verdict: DeviceAuthVerdict) {
+    private func finish(_ outcome: X.Outcome) {
         guard let done = completion else { return }
         completion = nil
         api = nil
-        done(verdict, exchange.response, failure)
+        done(outcome, exchange, failure)
+    }
+}
+
+typealias DeviceAuthCall = APICall<DeviceAuthExchange>
+typealias PairingCall = APICall<PairingExchange>
+
+extension APICall where X == DeviceAuthExchange {
+    /// `POST /api/devices/auth`; the completion gets the verdict, the parsed 200 answer, and
+    /// the network failure text.
+    convenience init(context: RuntimeContext, request: DeviceAuthRequest,
+                     completion: @escaping (DeviceAuthVerdict, DeviceAuthResponse?, String?) -> Void) {
+        let x = DeviceAuthExchange(request: request)
+        let bytes = (try? x.requestBytes(server: context.config.server, agentVersion: context.versionString)) ?? []
+        self.init(context: context, exchange: x, request: bytes) { v, x, f in completion(v, x.response, f) }
+    }
+}
+
+extension APICall where X == PairingExchange {
+    /// A pairing request; the completion gets the outcome and the network failure text.
+    convenience init(context: RuntimeContext, request: PairingExchange.Request,
+                     completion: @escaping (PairingOutcome, String?) -> Void) {
+        let x = PairingExchange(request)
+        guard let bytes = try? x.requestBytes(server: context.config.server, agentVersion: context.versionString)
+        else {
+            // Only a code that is not [A-Z0-9] gets here: treat it as unknown, never send it.
+            self.init(context: context, exchange: x, request: []) { _, _, f in completion(.unknownCode, f) }
+            return
+        }
+        self.init(context: context, exchange: x, request: bytes) { o, _, f in completion(o, f) }
     }
 }

@@ -61,6 +61,7 @@ func agentCommand(_ args: [String]) -> Int {
 
     let context = RuntimeContext(loop: loop, resolver: Resolver(loop: loop), tls: tls,
                                  config: config, log: log, identity: identity)
+    context.loadTenant()
     let policy = AgentPolicy(config: config)
     SSHLog.sink = { log.info("ssh: " + $0) }
     let sessions: SessionServer? = SSHSessions(context: context)

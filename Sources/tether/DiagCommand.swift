@@ -106,7 +106,14 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
         let ctx = RuntimeContext(loop: loop, resolver: Resolver(loop: loop), tls: tls, config: config,
                                  log: Logger(target: .none), identity: profile)
         context = ctx
-        steps = [connectStep, infoStep, authStep, tunnelStep]
+        ctx.loadTenant()
+        switch ctx.tenantSource {
+        case .configuration: line("tenant", true, ctx.tenant)
+        case .pairing: line("tenant", true, "\(ctx.tenant) (paired, \(ctx.tenantFilePath))")
+        case .none: line("tenant", true, "none: 'tether run' pairs first (shows a code)")
+        }
+        // Without a tenant there is nothing to authenticate as: pairing needs a person.
+        steps = ctx.tenantSource == .none ? [connectStep, infoStep] : [connectStep, infoStep, authStep, tunnelStep]
         next()
         timer = (try? loop.schedule(afterMilliseconds: 90_000) { [self] in
             line("diag", false, "gave up after 90 s")
@@ -211,7 +218,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
         guard let ctx = context else { return }
         let id = ctx.identity
         let request = DeviceAuthRequest(info: id.info, hostname: id.hostname, mac: id.mac,
-                                        publicKey: id.publicKeyPEM, tenantID: ctx.config.tenantID,
+                                        publicKey: id.publicKeyPEM, tenantID: ctx.tenant,
                                         installKey: ctx.config.installKey)
         auth = DeviceAuthCall(context: ctx, request: request) { [self] verdict, response, failure in
             switch verdict {

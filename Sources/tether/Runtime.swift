@@ -21,9 +21,14 @@ protocol TunnelOwner: AnyObject {
 /// line per change of state, not per retry.
 final class Runtime: TunnelOwner {
     let ctx: RuntimeContext
+    private let policy: AgentPolicy
     private var lifecycle: TunnelLifecycle
     private var timer = TimerToken.none
     private var auth: DeviceAuthCall?
+    /// Tenant-less start: pairing runs first (PROTOCOL.md 4.6), then the lifecycle.
+    private var pairing: PairingFlow?
+    private var pairingCall: PairingCall?
+    private var pairingCause: RetryCause?
     private var tunnel: Tunnel?
     private let makeTunnel: (RuntimeContext, String, TunnelOwner) -> Tunnel
     private var lastLogged: (TunnelLifecycle.Phase, RetryCause?, String)? = nil
@@ -35,12 +40,17 @@ final class Runtime: TunnelOwner {
     init(context: RuntimeContext, policy: AgentPolicy,
          makeTunnel: @escaping (RuntimeContext, String, TunnelOwner) -> Tunnel) {
         ctx = context
+        self.policy = policy
         lifecycle = policy.makeLifecycle()
         self.makeTunnel = makeTunnel
     }
 
     func start() {
-        perform(lifecycle.start(now: ctx.now))
+        if ctx.tenantSource == .none {
+            startPairing()
+        } else {
+            perform(lifecycle.start(now: ctx.now))
+        }
     }
 
     /// Stops everything (SIGTERM): no more timers, connections closed.
@@ -48,6 +58,8 @@ final class Runtime: TunnelOwner {
         ctx.loop.cancel(timer)
         auth?.cancel()
         auth = nil
+        pairingCall?.cancel()
+        pairingCall = nil
         tunnel?.close()
         tunnel = nil
     }
@@ -57,6 +69,18 @@ final class Runtime: TunnelOwner {
             switch action {
             case .authenticate: authenticate()
             case .dial(let token): dial(token)
+            case .deviceRemoved where ctx.tenantSource == .pairing:
+                // A paired device forgets the tenant and pairs again (PROTOCOL.md 11).
+                ctx.log.error("device removed from its namespace (401): forgetting the paired tenant, pairing again")
+                shutdown()
+                if !Files.remove(ctx.tenantFilePath) {
+                    ctx.log.warning("tenant: cannot remove \(ctx.tenantFilePath)")
+                }
+                ctx.tenant = ""
+                ctx.tenantSource = .none
+                lifecycle = policy.makeLifecycle()
+                startPairing()
+                return
             case .deviceRemoved:
                 ctx.log.error("device removed from its namespace (401): stopping")
                 shutdown()
@@ -72,10 +96,78 @@ final class Runtime: TunnelOwner {
     private func rearm() {
         ctx.loop.cancel(timer)
         timer = .none
+        if pairing != nil {
+            guard let deadline = pairing?.nextDeadline else { return }
+            timer = ctx.schedule(at: deadline) { [self] in
+                self.timer = .none
+                self.performPairing(self.pairing?.timerFired(now: self.ctx.now, using: &self.ctx.rng))
+            }
+            return
+        }
         guard let deadline = lifecycle.nextDeadline else { return }
         timer = ctx.schedule(at: deadline) { [self] in
             self.timer = .none
             self.perform(self.lifecycle.timerFired(now: self.ctx.now))
+        }
+    }
+
+    // MARK: pairing
+
+    private func startPairing() {
+        var flow = PairingFlow()
+        let first = flow.start(now: ctx.now)
+        pairing = flow
+        pairingCause = nil
+        ctx.log.info("no tenant: pairing with \(ctx.config.server.text)")
+        performPairing(first)
+    }
+
+    private func performPairing(_ action: PairingFlow.Action?) {
+        guard pairing != nil else { return }
+        switch action {
+        case .request?:
+            let id = ctx.identity
+            let body = PairingRequest(info: id.info, hostname: id.hostname, mac: id.mac,
+                                      publicKey: id.publicKeyPEM, code: ctx.config.pairingCode)
+            send(.create(body)) { r, o in r.pairing?.requestFinished(o, now: r.ctx.now, using: &r.ctx.rng) }
+        case .poll(let code)?:
+            send(.status(code: code)) { r, o in r.pairing?.pollFinished(o, now: r.ctx.now, using: &r.ctx.rng) }
+        case .show(let code, let seconds)?:
+            ctx.log.info("pairing code \(PairingAnswer.display(code)), valid \(seconds / 60) min: accept it at")
+            ctx.log.info("  \(ctx.config.server.text)/accept-device?code=\(code)")
+        case .codeEnded(let end)?:
+            let wait = pairing?.nextDeadline.map { ($0 - ctx.now) / 60_000 } ?? 0
+            ctx.log.warning("pairing code \(end == .expired ? "expired" : "rejected"); next code in \(wait) min (or restart)")
+        case .paired(let tenant)?:
+            pairing = nil
+            pairingCall = nil
+            ctx.tenant = tenant
+            ctx.tenantSource = .pairing
+            do {
+                try Files.writeAtomically(ctx.tenantFilePath, TenantFile.encode(tenant), mode: 0o600)
+                ctx.log.info("paired: tenant \(tenant) (saved in \(ctx.tenantFilePath))")
+            } catch {
+                ctx.log.warning("paired: tenant \(tenant), but \(ctx.tenantFilePath): \(error.message)")
+            }
+            perform(lifecycle.start(now: ctx.now))
+            return
+        case nil:
+            break
+        }
+        if let cause = pairing?.lastCause, cause != pairingCause {
+            ctx.log.warning("pairing: \(Runtime.describe(cause)); retrying")
+        }
+        pairingCause = pairing?.lastCause
+        rearm()
+    }
+
+    private func send(_ request: PairingExchange.Request,
+                      _ report: @escaping (Runtime, PairingOutcome) -> PairingFlow.Action?) {
+        pairingCall?.cancel()
+        pairingCall = PairingCall(context: ctx, request: request) { [self] outcome, failure in
+            self.pairingCall = nil
+            if let failure { self.lastFailure = "pairing: " + failure }
+            self.performPairing(report(self, outcome))
         }
     }
 
@@ -114,7 +206,7 @@ final class Runtime: TunnelOwner {
         let id = ctx.identity
         let request = DeviceAuthRequest(
             info: id.info, hostname: id.hostname, mac: id.mac, publicKey: id.publicKeyPEM,
-            tenantID: ctx.config.tenantID, installKey: ctx.config.installKey)
+            tenantID: ctx.tenant, installKey: ctx.config.installKey)
         auth?.cancel()
         auth = DeviceAuthCall(context: ctx, request: request) { [self] verdict, response, failure in
             self.auth = nil

@@ -19,6 +19,10 @@ final class RuntimeContext {
     var namespace = ""
     /// The newest device token (bearer for the tunnel and the key oracle).
     var token: String?
+    /// The tenant sent in device auth and where it came from (configuration, `<key>.tenant`
+    /// written by pairing, or none yet: pair first).
+    var tenant: String
+    var tenantSource: TenantFile.Source
     /// Random numbers for jitter (arc4random/getrandom underneath).
     var rng = SystemRandomNumberGenerator()
 
@@ -30,6 +34,22 @@ final class RuntimeContext {
         self.config = config
         self.log = log
         self.identity = identity
+        tenant = config.tenantID
+        tenantSource = config.tenantID.isEmpty ? .none : .configuration
+    }
+
+    /// `<key>.tenant`: the tenant a paired device learned.
+    var tenantFilePath: String { TenantFile.path(forKey: config.privateKeyPath) }
+
+    /// Picks the tenant at start: the configuration's, else the one pairing saved.
+    func loadTenant() {
+        let saved = Files.readTrimmed(tenantFilePath).flatMap { TenantFile.parse($0) }
+        let choice = TenantFile.resolve(configured: config.tenantID, persisted: saved)
+        if choice.conflict {
+            log.warning("tenant: SHELLHUB_TENANT_ID differs from \(tenantFilePath); using the variable")
+        }
+        tenant = choice.tenant
+        tenantSource = choice.source
     }
 
     /// The loop clock as the sans-I/O state machines take it.

@@ -203,9 +203,20 @@ def test_diag_walks_every_check_in_80_columns(tether_bin, hub, nginx_tls, device
     r = _diag(tether_bin, env)
     assert r.returncode == 0, r.stdout + r.stderr
     names = [l.split()[0] for l in r.stdout.splitlines()[1:-1] if not l.startswith(" ")]
-    assert names == ["config", "clock", "key", "identity", "trust", "connect", "server", "auth", "tunnel"]
+    assert names == ["config", "clock", "key", "identity", "trust", "tenant", "connect", "server", "auth",
+                     "tunnel"]
     assert all(len(l) <= 80 for l in r.stdout.splitlines())
-    assert r.stdout.splitlines()[-1] == "diag: 9 passed, 0 failed"
+    assert r.stdout.splitlines()[-1] == "diag: 10 passed, 0 failed"
+
+
+def test_diag_without_a_tenant_says_the_agent_will_pair(tether_bin, hub, nginx_tls, tmp_path):
+    from hub.testing import agent_env, write_device_key
+    key = write_device_key(str(tmp_path / "unpaired.key"))
+    env = agent_env(nginx_tls.url, key, tenant="", ca=nginx_tls.ca)
+    r = _diag(tether_bin, env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "tenant   ok   none: 'tether run' pairs first (shows a code)" in r.stdout
+    assert "auth " not in r.stdout  # nothing to authenticate as yet
 
 
 def test_diag_names_the_failing_step_with_a_hint(tether_bin, hub, nginx_tls, device_key_file):

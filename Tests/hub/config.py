@@ -27,6 +27,11 @@ class Config:
     tenants: dict = field(default_factory=lambda: {DEFAULT_TENANT: DEFAULT_NAMESPACE})
     auto_accept: bool = True
     require_accepted_tunnel: bool = False
+    # tenant-less pairing: seconds a code lives (server/api/services/device-pairing.go: 10 min)
+    pairing_expiry: float = 600.0
+    # newer servers answer 401 to a removed device's auth (PROTOCOL.md 11); the snapshot
+    # re-registers it as pending
+    removed_is_401: bool = False
     # v2 (yamux) server ping loop: server/ssh/pkg/dialer/manager.go
     ping_interval: float = 35.0
     ping_timeout: float = 15.0
@@ -100,6 +105,10 @@ class Config:
         p.add_argument("--port-map", action="append", default=[], metavar="NAME=PORT",
                        help="open a port map for device NAME on PORT (0 = any) when it "
                        "registers; repeatable")
+        p.add_argument("--pairing-expiry", type=float, default=_env("PAIRING_EXPIRY", d.pairing_expiry),
+                       help="seconds a pairing code lives")
+        p.add_argument("--removed-is-401", action="store_true", default=_env("REMOVED_IS_401", False),
+                       help="device auth of a removed device answers 401 (newer servers)")
         p.add_argument("--log-level", default=_env("LOG_LEVEL", d.log_level))
         a = p.parse_args(argv)
         cfg = cls(host=a.host, port=a.port, auto_accept=not a.no_auto_accept,
@@ -110,7 +119,8 @@ class Config:
                   v1_ping_interval=a.v1_ping_interval, v1_pong_timeout=a.v1_pong_timeout,
                   auth_cache_ttl=a.auth_cache_ttl, online_window=a.online_window,
                   gateway_port=a.gateway_port, signing_key_file=a.signing_key,
-                  ws_fragment=a.ws_fragment,
+                  ws_fragment=a.ws_fragment, pairing_expiry=a.pairing_expiry,
+                  removed_is_401=a.removed_is_401,
                   log_level=a.log_level)
         for pm in a.port_map:
             name, _, port = pm.partition("=")

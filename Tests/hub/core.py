@@ -12,6 +12,7 @@ from aiohttp import WSMsgType, web
 
 from . import keys as keymod
 from .config import Config
+from .pairing import Pairings
 from .portmap import PortMap
 from .state import Device, state_line
 from .structhash import device_uid
@@ -97,6 +98,8 @@ class Hub:
         r.add_post("/api/hub/devices/{dev}/disconnect", self.admin_disconnect)
         r.add_post("/api/hub/devices/{dev}/close-session", self.admin_close_session)
         r.add_post("/api/hub/ssh-keys", self.admin_add_key)
+        self.pairings = Pairings(self)
+        self.pairings.install(r)
         return app
 
     @web.middleware
@@ -181,6 +184,10 @@ class Hub:
         uid = device_uid(mac, public_key, tenant)
         token = self.signer.issue(uid, tenant)
         now = time.monotonic()
+        gone = self.devices.get(uid)
+        if gone is not None and gone.status == "removed" and self.cfg.removed_is_401:
+            # Newer servers (PROTOCOL.md 11): a removed device's auth is refused with 401.
+            return _error(401, "device removed")
         cached = self.auth_cache.get(uid)
         if cached and cached[0] > now:
             return web.json_response({"uid": uid, "token": token, "name": cached[1],
@@ -235,6 +242,9 @@ class Hub:
             dev = Device(uid=uid, tenant=tenant, namespace=self.cfg.tenants.get(tenant, "?"),
                          name=uid[:12], mac="", public_key="", info={}, status="accepted")
             self.devices[uid] = dev
+        if self.cfg.removed_is_401 and dev.status == "removed":
+            # Newer servers delete a removed device: its token no longer opens a tunnel.
+            raise web.HTTPUnauthorized(text="device removed")
         if self.cfg.require_accepted_tunnel and dev.status != "accepted":
             raise web.HTTPForbidden(text="device not accepted")
         return dev

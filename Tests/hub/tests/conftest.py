@@ -56,6 +56,9 @@ async def make_hub(signing_key_file):
                 d.tunnel.close("test end")
         for pm in hub.port_maps.values():
             await pm.stop()
+        for eps in hub.web_endpoints.values():
+            for ep in eps:
+                await ep.stop()
         if hub.gateway:
             await hub.gateway.stop()
         await runner.cleanup()

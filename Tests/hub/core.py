@@ -12,6 +12,7 @@ from aiohttp import WSMsgType, web
 
 from . import keys as keymod
 from .config import Config
+from .flood import Flood, FloodError
 from .portmap import PortMap
 from .state import Device, state_line
 from .structhash import device_uid
@@ -77,6 +78,7 @@ class Hub:
         self.port_maps: dict[str, PortMap] = {}
         self.wanted_ports: dict[str, int] = dict(cfg.port_maps)   # from --port-map
         self.web_endpoints: dict[str, list[WebEndpoint]] = {}     # uid -> listeners
+        self.floods: dict[str, Flood] = {}                         # uid -> last flood
         self.gateway = None
         self.app = self._make_app()
 
@@ -101,6 +103,9 @@ class Hub:
         r.add_post("/api/hub/ssh-keys", self.admin_add_key)
         r.add_post("/api/hub/devices/{dev}/web-endpoints", self.admin_web_endpoint_add)
         r.add_get("/api/hub/devices/{dev}/web-endpoints", self.admin_web_endpoints)
+        r.add_post("/api/hub/devices/{dev}/flood", self.admin_flood)
+        r.add_get("/api/hub/devices/{dev}/flood", self.admin_flood_report)
+        r.add_delete("/api/hub/devices/{dev}/flood", self.admin_flood_release)
         return app
 
     @web.middleware
@@ -411,6 +416,44 @@ class Hub:
         dev = self._admin_dev(request)
         return web.json_response({"uid": dev.uid, "web_endpoints": [
             ep.as_json() for ep in self.web_endpoints.get(dev.uid, [])]})
+
+    async def admin_flood(self, request):
+        dev = self._admin_dev(request)
+        body = await bind_json(request)
+        if dev.tunnel is None:
+            return _error(409, "device not connected")
+        old = self.floods.get(dev.uid)
+        if old is not None and not old.released and old.tunnel is dev.tunnel:
+            return _error(409, "a flood is held on this tunnel: DELETE it first")
+        try:
+            flood = Flood(self, dev, streams=int(body.get("streams", 500)),
+                          kinds=body.get("kinds"), batch=int(body.get("batch", 0)),
+                          settle=float(body.get("settle", 5.0)),
+                          hold=float(body.get("hold", 60.0)))
+        except (FloodError, TypeError, ValueError) as e:
+            return _error(400, str(e))
+        self.floods[dev.uid] = flood
+        return web.json_response(await flood.run())
+
+    async def admin_flood_report(self, request):
+        dev = self._admin_dev(request)
+        flood = self.floods.get(dev.uid)
+        if flood is None:
+            return _error(404, "no flood")
+        return web.json_response(flood.report())
+
+    async def admin_flood_release(self, request):
+        dev = self._admin_dev(request)
+        flood = self.floods.get(dev.uid)
+        if flood is None:
+            return _error(404, "no flood")
+        mode = request.query.get("mode", "fin")
+        try:
+            wait = float(request.query.get("wait", "5"))
+            out = await flood.release(mode, wait)
+        except (FloodError, ValueError) as e:
+            return _error(400, str(e))
+        return web.json_response(out | {"report": flood.report()})
 
     async def admin_add_key(self, request):
         body = await bind_json(request)

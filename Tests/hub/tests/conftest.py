@@ -59,6 +59,9 @@ async def make_hub(signing_key_file):
         for eps in hub.web_endpoints.values():
             for ep in eps:
                 await ep.stop()
+        for fl in hub.floods.values():
+            if not fl.released:
+                await fl.release("rst", wait=0)
         if hub.gateway:
             await hub.gateway.stop()
         await runner.cleanup()

@@ -6,7 +6,6 @@ V1Sessions.maxPendingDialBacks: 8), refuse by slot when slots are full, stay on 
 tunnel with bounded memory, end every released stream, and serve a normal SSH session after."""
 
 import re
-import subprocess
 import time
 
 import pytest

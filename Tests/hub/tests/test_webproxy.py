@@ -1,14 +1,12 @@
 """Web endpoints (`/http/proxy/1.0.0`, v1 `CONNECT /http/proxy/...`) against the independent
-fake agent and a raw WebSocket peer."""
+fake agent (its proxy side is written from PROTOCOL.md 6, not from the hub)."""
 
 import asyncio
 import json
 import re
-import struct
 
 import aiohttp
 import pytest
-import websockets
 from fake_agent import FakeAgentV1, FakeAgentV2, proxy_v2
 from hubtest_helpers import register, wait_for
 

@@ -346,6 +346,9 @@ class Flood:
         if self.version == 2:
             rep["acked"] = sum(1 for i in self.items if i.stream is not None
                                and i.stream.acked.done() and not i.stream.acked.exception())
+            # Neither ACK nor RST from the agent (a SYN it ignored).
+            rep["syn_unanswered"] = sum(1 for i in self.items if i.stream is not None
+                                        and not i.stream.acked.done())
             rep["hub_open_streams"] = len(self.tunnel.session.streams)
         else:
             self._scan()

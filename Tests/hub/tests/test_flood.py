@@ -116,6 +116,7 @@ async def test_v2_flood_wire_and_report(hub, device_key):
     assert (k["garbage"]["refused"], k["garbage"]["held"]) == (2, 0)
     assert (k["ssh"]["negotiated"], k["ssh"]["answered"], k["ssh"]["held"]) == (2, 2, 2)
     assert rep["total"]["unsettled"] == 0 and rep["acked"] == 3 and rep["tunnel_up"]
+    assert rep["syn_unanswered"] == 0
     # One flood at a time per tunnel.
     status, _ = await admin(hub, "POST", "/api/hub/devices/board/flood", {"streams": 1})
     assert status == 409

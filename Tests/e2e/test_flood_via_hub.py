@@ -3,8 +3,10 @@ streams (SSH header then idle, multistream stalled, garbage, bare SYN) or v1 con
 once, far beyond the session slots. The agent must answer every one (accept or refuse, never
 ignore), hold at most its slots plus its negotiation places (V2Tunnel.maxNegotiatingStreams,
 V1Sessions.maxPendingDialBacks: 8), refuse by slot when slots are full, stay on the same
-tunnel with bounded memory, end every released stream, and serve a normal SSH session after."""
+tunnel with bounded memory, end every released stream (FIN or RST), give back every file
+descriptor, and serve a normal SSH session after."""
 
+import os
 import re
 import time
 
@@ -44,6 +46,10 @@ def flooded(make_hub, start_agent, tmp_path, request):
     return hub, agent, port, key, transport
 
 
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
 def flood(hub, **body):
     return hub.api("POST", f"/api/hub/devices/{HOST}/flood", body)
 
@@ -75,6 +81,7 @@ both = pytest.mark.parametrize("flooded", [2, 1], indirect=True, ids=["v2", "v1"
 def test_flood_is_refused_bounded_and_the_agent_recovers(flooded):
     hub, agent, port, key, transport = flooded
     base = memory_kib(agent.proc.pid)
+    base_fds = open_fds(agent.proc.pid)
     n = 500 if transport == 2 else 300
 
     # 1. Everything at once, four kinds round-robin.
@@ -113,9 +120,9 @@ def test_flood_is_refused_bounded_and_the_agent_recovers(flooded):
     r = run_ssh(port, key, "echo squeezed-in", timeout=30)
     assert r.returncode != 0 and "squeezed-in" not in r.stdout    # every slot is held
     agent.wait_log(r"all session slots busy", timeout=5)
-    out = release(hub)
-    if transport == 2:
-        assert out["lingering"] == 0, out
+    # v2: RST this time (the hub's hold timer does the same); the slots must come back too.
+    out = release(hub, mode="rst")
+    assert out["released"] == SLOTS, out
 
     # 3. Back to normal on the same tunnel, memory bounded.
     ssh_works_again(port, key, agent)
@@ -123,6 +130,11 @@ def test_flood_is_refused_bounded_and_the_agent_recovers(flooded):
     after = memory_kib(agent.proc.pid)
     assert after["VmRSS"] - base["VmRSS"] < RSS_GROWTH_KIB, (base, after)
     assert after["VmHWM"] - base["VmRSS"] < RSS_GROWTH_KIB, (base, after)
+    # Every SSH server session, socketpair and dial-back of the flood is gone again.
+    deadline = time.monotonic() + 5
+    while open_fds(agent.proc.pid) > base_fds and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert open_fds(agent.proc.pid) <= base_fds, (base_fds, open_fds(agent.proc.pid))
     assert not re.search(r"(fatal|panic|Fatal error)", agent.log())
 
 

@@ -88,6 +88,10 @@ def endpoint_state(hub, port):
     return next(e for e in eps if e["port"] == port)
 
 
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -175,6 +179,7 @@ FAILURES = 10    # more than the agent's 8 default slots: a failed dial must fre
 @both
 def test_unreachable_targets_get_the_error_answer_and_free_their_slot(device, target):
     hub, agent, dev, transport = device
+    base_fds = open_fds(agent.proc.pid)
     dead = web_endpoint(hub, "127.0.0.1", closed_port())
     nowhere = web_endpoint(hub, "no-such-host.invalid", 80)
     for _ in range(FAILURES):
@@ -197,6 +202,12 @@ def test_unreachable_targets_get_the_error_answer_and_free_their_slot(device, ta
     c.request("GET", "/hello")
     assert c.getresponse().read() == b"hello through the agent\n"
     c.close()
+    # Failed dials and the resolver's work leave no descriptor behind (nor does the good one
+    # once both ends closed).
+    deadline = time.monotonic() + 5
+    while open_fds(agent.proc.pid) > base_fds and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert open_fds(agent.proc.pid) <= base_fds, (base_fds, os.listdir(f"/proc/{agent.proc.pid}/fd"))
     assert not re.search(r"(fatal|panic|crash|Fatal error)", agent.log())
 
 

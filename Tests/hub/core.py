@@ -12,6 +12,7 @@ from aiohttp import WSMsgType, web
 
 from . import keys as keymod
 from .config import Config
+from .flood import Flood, FloodError
 from .pairing import Pairings
 from .portmap import PortMap
 from .state import Device, state_line
@@ -19,6 +20,7 @@ from .structhash import device_uid
 from .tokens import UUID_RE, TokenError, TokenSigner, load_or_create_key
 from .tunnel_v1 import DialbackStream, TunnelV1
 from .tunnel_v2 import TunnelV2
+from .webproxy import WebEndpoint
 
 log = logging.getLogger("hub")
 
@@ -76,6 +78,8 @@ class Hub:
         self.dialers: dict[str, TunnelV1] = {}
         self.port_maps: dict[str, PortMap] = {}
         self.wanted_ports: dict[str, int] = dict(cfg.port_maps)   # from --port-map
+        self.web_endpoints: dict[str, list[WebEndpoint]] = {}     # uid -> listeners
+        self.floods: dict[str, Flood] = {}                         # uid -> last flood
         self.gateway = None
         self.app = self._make_app()
 
@@ -98,6 +102,11 @@ class Hub:
         r.add_post("/api/hub/devices/{dev}/disconnect", self.admin_disconnect)
         r.add_post("/api/hub/devices/{dev}/close-session", self.admin_close_session)
         r.add_post("/api/hub/ssh-keys", self.admin_add_key)
+        r.add_post("/api/hub/devices/{dev}/web-endpoints", self.admin_web_endpoint_add)
+        r.add_get("/api/hub/devices/{dev}/web-endpoints", self.admin_web_endpoints)
+        r.add_post("/api/hub/devices/{dev}/flood", self.admin_flood)
+        r.add_get("/api/hub/devices/{dev}/flood", self.admin_flood_report)
+        r.add_delete("/api/hub/devices/{dev}/flood", self.admin_flood_release)
         self.pairings = Pairings(self)
         self.pairings.install(r)
         return app
@@ -327,6 +336,14 @@ class Hub:
             raise ConnectionError(f"device {key} not connected")
         return await dev.tunnel.open_session(sid)
 
+    async def open_proxy(self, key: str, rid: str, host: str, port: int):
+        """A proxy connection to host:port on the device's side (PROTOCOL.md 6): returns
+        (stream, leftover bytes, the agent's answer) or raises webproxy.ProxyRefused."""
+        dev = self.find(key)
+        if dev is None or dev.tunnel is None:
+            raise ConnectionError(f"device {key} not connected")
+        return await dev.tunnel.open_proxy(rid, host, port)
+
     async def ensure_port_map(self, dev: Device, port: int = 0) -> int:
         pm = self.port_maps.get(dev.uid)
         if pm is None:
@@ -388,6 +405,65 @@ class Hub:
         reply = await dev.tunnel.close_session(_want_str(body, "id"))
         return web.json_response({"uid": dev.uid,
                                   "reply": reply.decode("latin-1") if reply else ""})
+
+    async def admin_web_endpoint_add(self, request):
+        dev = self._admin_dev(request)
+        body = await bind_json(request)
+        host = _want_str(body, "host")
+        port = body.get("port")
+        listen = body.get("listen", 0) or 0
+        if not host or not isinstance(port, int) or not 1 <= port <= 65535 \
+                or not isinstance(listen, int):
+            return _error(400, "host (string) and port (1..65535) are required")
+        ep = WebEndpoint(self, dev.uid, host, port)
+        await ep.start(self.cfg.host, listen)
+        self.web_endpoints.setdefault(dev.uid, []).append(ep)
+        log.info("web endpoint for %s: 127.0.0.1:%d -> %s:%d on the device", dev.name, ep.port,
+                 host, port)
+        return web.json_response({"uid": dev.uid, **ep.as_json()})
+
+    async def admin_web_endpoints(self, request):
+        dev = self._admin_dev(request)
+        return web.json_response({"uid": dev.uid, "web_endpoints": [
+            ep.as_json() for ep in self.web_endpoints.get(dev.uid, [])]})
+
+    async def admin_flood(self, request):
+        dev = self._admin_dev(request)
+        body = await bind_json(request)
+        if dev.tunnel is None:
+            return _error(409, "device not connected")
+        old = self.floods.get(dev.uid)
+        if old is not None and not old.released and old.tunnel is dev.tunnel:
+            return _error(409, "a flood is held on this tunnel: DELETE it first")
+        try:
+            flood = Flood(self, dev, streams=int(body.get("streams", 500)),
+                          kinds=body.get("kinds"), batch=int(body.get("batch", 0)),
+                          settle=float(body.get("settle", 5.0)),
+                          hold=float(body.get("hold", 60.0)))
+        except (FloodError, TypeError, ValueError) as e:
+            return _error(400, str(e))
+        self.floods[dev.uid] = flood
+        return web.json_response(await flood.run())
+
+    async def admin_flood_report(self, request):
+        dev = self._admin_dev(request)
+        flood = self.floods.get(dev.uid)
+        if flood is None:
+            return _error(404, "no flood")
+        return web.json_response(flood.report())
+
+    async def admin_flood_release(self, request):
+        dev = self._admin_dev(request)
+        flood = self.floods.get(dev.uid)
+        if flood is None:
+            return _error(404, "no flood")
+        mode = request.query.get("mode", "fin")
+        try:
+            wait = float(request.query.get("wait", "5"))
+            out = await flood.release(mode, wait)
+        except (FloodError, ValueError) as e:
+            return _error(400, str(e))
+        return web.json_response(out | {"report": flood.report()})
 
     async def admin_add_key(self, request):
         body = await bind_json(request)

@@ -10,6 +10,7 @@ import uuid
 
 from aiohttp import WSMsgType, web
 
+from .webproxy import ANSWER_TIMEOUT, ProxyRefused, read_v1_answer
 from .wsio import send_binary
 
 log = logging.getLogger("hub.v1")
@@ -17,9 +18,10 @@ log = logging.getLogger("hub.v1")
 KEEP_ALIVE = b'{"command":"keep-alive"}\n'
 
 
-def request_head(path: str) -> bytes:
+def request_head(path: str, method: str = "GET") -> bytes:
     """Go's http.Request.Write with an empty Host."""
-    return (f"GET {path} HTTP/1.1\r\nHost: \r\nUser-Agent: Go-http-client/1.1\r\n\r\n").encode()
+    return (f"{method} {path} HTTP/1.1\r\nHost: \r\nUser-Agent: Go-http-client/1.1\r\n\r\n"
+            ).encode()
 
 
 class DialbackStream:
@@ -212,6 +214,26 @@ class TunnelV1:
             reply = b""
         await stream.close()
         return reply
+
+    async def open_proxy(self, rid: str, host: str, port: int):
+        """`CONNECT /http/proxy/<host>:<port>` on a dial-back: returns (stream, bytes after the
+        200 head, the head as text) or raises ProxyRefused (the dial-back is then closed).
+        `rid` has no place on the v1 wire."""
+        stream = await self._pickup()
+        hostport = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        try:
+            await stream.write(request_head(f"/http/proxy/{hostport}", "CONNECT"))
+            status, head, rest = await asyncio.wait_for(read_v1_answer(stream), ANSWER_TIMEOUT)
+        except BaseException as e:
+            await stream.close()
+            if isinstance(e, (ConnectionError, ValueError)):
+                raise ProxyRefused("", f"no answer: {e}") from None
+            raise
+        if status != 200:
+            await stream.close()
+            text = (head + rest).decode("utf-8", "replace")
+            raise ProxyRefused(text, f"{status}: {rest.decode('utf-8', 'replace').strip()}")
+        return stream, rest, head.decode("latin-1")
 
     def deliver(self, u: str, stream: DialbackStream) -> bool:
         fut = self.pending.get(u)

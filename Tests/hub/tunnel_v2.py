@@ -8,6 +8,7 @@ import logging
 from aiohttp import WSMsgType, web
 
 from . import multistream
+from .webproxy import ANSWER_LIMIT, ANSWER_TIMEOUT, ProxyRefused, parse_v2_answer, read_until
 from .wsio import send_binary
 from .yamux import GO_AWAY_PROTO_ERR, Session, YamuxError
 
@@ -111,6 +112,31 @@ class TunnelV2:
     async def close_session(self, sid: str) -> None:
         stream = await self.open_stream(multistream.SSH_CLOSE, {"id": sid})
         await stream.close()
+
+    async def open_proxy(self, rid: str, host: str, port: int):
+        """`/http/proxy/1.0.0`: returns (stream, bytes after the answer line, the line as text)
+        or raises ProxyRefused (the stream is then closed)."""
+        stream = await self.open_stream(multistream.HTTP_PROXY,
+                                        {"id": rid, "host": host, "port": str(port)})
+        try:
+            line, rest = await asyncio.wait_for(
+                read_until(stream, b"\n", ANSWER_LIMIT), ANSWER_TIMEOUT)
+        except BaseException as e:
+            try:
+                await stream.abort()
+            except Exception:
+                pass
+            if isinstance(e, (ConnectionError, ValueError, YamuxError)):
+                raise ProxyRefused("", f"no answer line: {e}") from None
+            raise
+        ok, reason = parse_v2_answer(line)
+        if not ok:
+            try:
+                await stream.close()
+            except Exception:
+                pass
+            raise ProxyRefused(line.decode("utf-8", "replace"), reason)
+        return stream, rest, line.decode("utf-8", "replace")
 
 
 class _TrackedStream:

@@ -56,6 +56,12 @@ async def make_hub(signing_key_file):
                 d.tunnel.close("test end")
         for pm in hub.port_maps.values():
             await pm.stop()
+        for eps in hub.web_endpoints.values():
+            for ep in eps:
+                await ep.stop()
+        for fl in hub.floods.values():
+            if not fl.released:
+                await fl.release("rst", wait=0)
         if hub.gateway:
             await hub.gateway.stop()
         await runner.cleanup()

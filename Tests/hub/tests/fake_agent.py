@@ -17,7 +17,7 @@ HDR = struct.Struct(">BBHII")
 DATA, WINDOW, PING, GOAWAY = 0, 1, 2, 3
 SYN, ACK, FIN, RST = 1, 2, 4, 8
 WINDOW_SIZE = 256 * 1024
-KNOWN = {"/ssh/open/1.0.0", "/ssh/close/1.0.0"}
+KNOWN = {"/ssh/open/1.0.0", "/ssh/close/1.0.0", "/http/proxy/1.0.0"}
 
 
 def ms_msg(text: str) -> bytes:
@@ -117,9 +117,58 @@ def tcp_pipe_handler(port: int):
     return handler
 
 
+async def _pipe(stream: AgentStream, r, w):
+    async def up():
+        while True:
+            d = await r.read(65536)
+            if not d:
+                return
+            await stream.write(d)
+    t = asyncio.create_task(up())
+    try:
+        while True:
+            d = await stream.read()
+            if not d:
+                break
+            w.write(d)
+            await w.drain()
+        await t
+    finally:
+        t.cancel()
+        w.close()
+
+
+async def proxy_v2(stream: AgentStream, greeting: bytes = b""):
+    """`/http/proxy/1.0.0` after the header: dial host:port, answer one JSON line, relay.
+    `greeting` goes out in the same write as the ok line (the hub must keep it)."""
+    h = stream.header
+    try:
+        r, w = await asyncio.open_connection(h["host"], int(h["port"]))
+    except (OSError, ValueError) as e:
+        await stream.write(json.dumps({"error": str(e)}).encode() + b"\n")
+        return
+    await stream.write(b'{"status":"ok"}\n' + greeting)
+    await _pipe(stream, r, w)
+
+
+async def proxy_v1(stream: AgentStream, target: str):
+    """`CONNECT /http/proxy/<host>:<port>`: a 200 head then raw bytes, or a 500 text body."""
+    host, _, port = target[len("/http/proxy/"):].rpartition(":")
+    try:
+        r, w = await asyncio.open_connection(host.strip("[]"), int(port))
+    except (OSError, ValueError) as e:
+        body = str(e).encode() + b"\n"
+        await stream.write(b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\n"
+                           b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        return
+    await stream.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    await _pipe(stream, r, w)
+
+
 class FakeAgentV2:
     def __init__(self, base_ws: str, token: str, handler=echo_handler, answer_pings=True,
-                 extra_headers=None, ack_streams=True, ssl=None):
+                 extra_headers=None, ack_streams=True, ssl=None, proxy=proxy_v2):
+        self.proxy = proxy
         self.ack_streams = ack_streams
         self.ssl = ssl
         self.url = base_ws + "/agent/connection"
@@ -238,6 +287,8 @@ class FakeAgentV2:
             self.headers.append(st.header)
             if proto == "/ssh/open/1.0.0":
                 await self.handler(st)
+            elif proto == "/http/proxy/1.0.0":
+                await self.proxy(st)
             await self._frame(WINDOW, FIN, sid, 0)
         except (EOFError, websockets.ConnectionClosed):
             pass
@@ -331,6 +382,8 @@ class FakeAgentV1:
         try:
             if target.startswith("/ssh/close/"):
                 await ws.send(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            elif head.startswith(b"CONNECT ") and target.startswith("/http/proxy/"):
+                await proxy_v1(st, target)
             else:
                 await self.handler(st)
         except (EOFError, websockets.ConnectionClosed):

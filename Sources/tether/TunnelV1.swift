@@ -17,6 +17,8 @@ final class V1Service: SlotPipeOwner {
     private var linkPaths: [String]
     private var pipes: [SlotPipe?]
     private var proxies: [ProxyDial?]
+    /// Refusals and failed proxy dials, logged without flooding (see BurstLog).
+    private var refusals = BurstLog()
     private var keepalive: KeepaliveScheduler
     private var keepaliveTimer = TimerToken.none
     private var machineTimer = TimerToken.none
@@ -112,11 +114,24 @@ final class V1Service: SlotPipeOwner {
         case .closeConnection(let conn):
             closeConnection(conn)
         case .refused(_, let reason):
-            ctx.log.warning("dial-back refused: \(TunnelV2.describe(reason))")
+            let why = V1Service.describe(reason)
+            ctx.warnBurst(&refusals, kind: why, "dial-back refused: \(why)")
         case .refusedDialBack(let reason):
-            ctx.log.warning("conn-ready refused: \(TunnelV2.describe(reason))")
+            let why = V1Service.describe(reason)
+            ctx.warnBurst(&refusals, kind: "conn-ready " + why, "conn-ready refused: \(why)")
         case .unknownSession(let id):
             ctx.log.info("close for unknown session \(id.prefix(12))")
+        }
+    }
+
+    /// A refusal as v1 sees it (dial-backs and conn-ready messages, not streams).
+    static func describe(_ r: StreamRefusal) -> String {
+        switch r {
+        case .slotsFull: return "all session slots busy"
+        case .tooManyNegotiating: return "too many dial-backs pending"
+        case .negotiationFailed: return "request head unreadable"
+        case .negotiationTimeout: return "request head timed out"
+        case .badHeader: return "not a dial-back request"
         }
     }
 
@@ -148,6 +163,8 @@ final class V1Service: SlotPipeOwner {
         links[conn] = nil
         keepalive.close(1 + conn)
         if let slot = machine.dialBackClosed(conn: conn) {
+            // The server's end went first (a slot whose local end finished said so already).
+            if pipes[slot] != nil || proxies[slot] != nil { ctx.log.info("slot \(slot) closed: dial-back closed") }
             if let id = machine.slots.sessionID(of: slot) { sessions?.closeSession(sessionID: id) }
             pipes[slot]?.terminate()
             pipes[slot] = nil
@@ -171,7 +188,9 @@ final class V1Service: SlotPipeOwner {
                                   owner: self) { [self] result in
             proxies[slot] = nil
             switch result {
-            case .failure(let e): machine.proxyFailed(slot, message: e.message)
+            case .failure(let e):
+                ctx.warnBurst(&refusals, kind: "proxy \(host):\(port)", "proxy to \(host):\(port) failed: \(e.message)")
+                machine.proxyFailed(slot, message: e.message)
             case .success(let pipe):
                 pipes[slot] = pipe
                 machine.proxyConnected(slot)

@@ -24,6 +24,8 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
     private var machine: V2Tunnel
     private var pipes: [SlotPipe?]
     private var proxies: [ProxyDial?]
+    /// Refusals and failed proxy dials, logged without flooding (see BurstLog).
+    private var refusals = BurstLog()
     private var keepalive: KeepaliveScheduler
     private var keepaliveTimer = TimerToken.none
     private var machineTimer = TimerToken.none
@@ -155,7 +157,8 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
         case .canSend(let slot):
             pipes[slot]?.resume()
         case .refused(let stream, let reason):
-            ctx.log.warning("stream \(stream) refused: \(TunnelV2.describe(reason))")
+            let why = TunnelV2.describe(reason)
+            ctx.warnBurst(&refusals, kind: why, "stream \(stream) refused: \(why)")
         case .unknownSession(let id):
             ctx.log.info("close for unknown session \(id.prefix(12))")
         case .serverPing:
@@ -190,7 +193,9 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
                                   owner: self) { [self] result in
             proxies[slot] = nil
             switch result {
-            case .failure(let e): machine.proxyFailed(slot, message: e.message)
+            case .failure(let e):
+                ctx.warnBurst(&refusals, kind: "proxy \(host):\(port)", "proxy to \(host):\(port) failed: \(e.message)")
+                machine.proxyFailed(slot, message: e.message)
             case .success(let pipe):
                 pipes[slot] = pipe
                 machine.proxyConnected(slot)

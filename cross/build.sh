@@ -44,8 +44,9 @@ c_opts=(--target="$CLANG_TARGET" --sysroot="$MUSL_ROOT" --gcc-install-dir="$GCC_
         "-DMBEDTLS_USER_CONFIG_FILE=<tether-mbedtls-config.h>" "${defines[@]}")
 # -function-sections: without it each Swift file is one .text section and --gc-sections keeps
 # every function of a file that has one live function (630 KB of dead code on aarch64).
+# TETHER_BOARD_BUILD leaves host-only tools (ws-echo) out of the board binary.
 swift_opts=(-enable-experimental-feature Embedded -Osize -Xfrontend -function-sections
-            -target-cpu "$SWIFT_CPU"
+            -D TETHER_BOARD_BUILD -target-cpu "$SWIFT_CPU"
             -Xfrontend -clang-target -Xfrontend "$CLANG_TARGET"
             -Xcc --sysroot="$MUSL_ROOT" -Xcc -I"$PREFIX/include"
             "-Xcc" "-DMBEDTLS_USER_CONFIG_FILE=<tether-mbedtls-config.h>")

@@ -1,4 +1,5 @@
 import TetherAgent
+import TetherPlatform
 
 /// Keeps refusals from flooding the log when a server (or an attacker behind it) opens
 /// hundreds of streams at once: the first line of a kind is written, the repeats within

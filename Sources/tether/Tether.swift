@@ -18,7 +18,12 @@ func runTether(arguments: [String]) -> Int {
     case "diag":
         return diagCommand(Array(args.dropFirst()))
     case "ws-echo":
+        #if TETHER_BOARD_BUILD
+        Console.err("tether: ws-echo is a host-build tool (conformance tests); not in board builds")
+        return 2
+        #else
         return wsEchoCommand(Array(args.dropFirst()))
+        #endif
     case "selftest":
         return SelfTest.run()
     case "ssh-serve":
@@ -41,7 +46,8 @@ let usage = """
       diag          check config, clock, key, network, TLS, server, auth and
                     tunnel, one short line each (for a serial console)
       --version     print version, target and build mode
-      ws-echo URL   echo every WebSocket message of ws://URL back (conformance)
+      ws-echo URL   echo every WebSocket message of ws://URL back (conformance;
+                    host builds only)
       selftest      run the built-in checks (codecs, crypto, libssh) and report
       ssh-serve     debug SSH server on 127.0.0.1 (--port N --host-key FILE ...)
       sftp-server   built-in SFTP v3 server on stdin/stdout (started by the SSH server)

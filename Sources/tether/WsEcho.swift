@@ -2,6 +2,9 @@ import CShims
 import TetherPlatform
 import TetherWire
 
+// Host builds only: board builds leave this conformance tool out (TETHER_BOARD_BUILD, cross/build.sh);
+// the WebSocket client it exercises is in every build.
+#if !TETHER_BOARD_BUILD
 /// `tether ws-echo <ws|wss://host:port/path>`: connects (wss: TLS verified against
 /// SSL_CERT_FILE/SSL_CERT_DIR or the system bundle), completes the WebSocket handshake and
 /// echoes every text and binary message back as it came, as Autobahn|Testsuite clients do.
@@ -322,3 +325,4 @@ struct WsEchoSession {
         }
     }
 }
+#endif

@@ -1,3 +1,6 @@
+// Host builds only: board builds leave this conformance tool out (TETHER_BOARD_BUILD, cross/build.sh);
+// the WebSocket client it exercises is in every build.
+#if !TETHER_BOARD_BUILD
 /// A `ws://` or `wss://` URL as `tether ws-echo` takes it: scheme, host, port and the request
 /// target. IPv6 literals are written in brackets (`ws://[::1]:9001/`).
 struct WsEchoURL: Equatable {
@@ -72,3 +75,4 @@ struct WsEchoURL: Equatable {
         target = rest
     }
 }
+#endif

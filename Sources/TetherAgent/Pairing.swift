@@ -180,25 +180,16 @@ public struct PairingFlow: Sendable {
         guard phase == .requesting else { return nil }
         switch outcome {
         case .answer(let a):
-            backoff.reset()
-            lastCause = nil
-            switch a.status {
-            case .accepted(let tenant):
-                phase = .paired
-                return .paired(tenant: tenant)
-            case .rejected:
-                return codeEnded(.rejected, now: now, using: &rng)
-            case .pending:
-                guard let c = a.code, PairingFlow.isValidCode(c) else {
-                    return fail(.badResponse, nil, now: now, using: &rng)
-                }
-                let life = a.expiresInSeconds.map { Millis($0) * 1000 } ?? PairingFlow.defaultCodeLifetime
-                code = c
-                expiresAt = now + life
-                pollAt = now + PairingFlow.pollInterval
-                phase = .showing(code: c)
-                return .show(code: c, expiresInSeconds: life / 1000)
+            if let settled = settle(a, now: now, using: &rng) { return settled }
+            guard let c = a.code, PairingFlow.isValidCode(c) else {
+                return fail(.badResponse, nil, now: now, using: &rng)
             }
+            let life = a.expiresInSeconds.map { Millis($0) * 1000 } ?? PairingFlow.defaultCodeLifetime
+            code = c
+            expiresAt = now + life
+            pollAt = now + PairingFlow.pollInterval
+            phase = .showing(code: c)
+            return .show(code: c, expiresInSeconds: life / 1000)
         case .unknownCode:
             return fail(.refused(404), nil, now: now, using: &rng)
         case .retry(let cause, let after):
@@ -212,24 +203,32 @@ public struct PairingFlow: Sendable {
         guard case .polling(let c) = phase else { return nil }
         switch outcome {
         case .answer(let a):
-            backoff.reset()
-            lastCause = nil
-            switch a.status {
-            case .accepted(let tenant):
-                phase = .paired
-                return .paired(tenant: tenant)
-            case .rejected:
-                return codeEnded(.rejected, now: now, using: &rng)
-            case .pending:
-                if let e = expiresAt, now >= e { return codeEnded(.expired, now: now, using: &rng) }
-                pollAt = now + PairingFlow.pollInterval
-                phase = .showing(code: c)
-                return nil
-            }
+            if let settled = settle(a, now: now, using: &rng) { return settled }
+            if let e = expiresAt, now >= e { return codeEnded(.expired, now: now, using: &rng) }
+            pollAt = now + PairingFlow.pollInterval
+            phase = .showing(code: c)
+            return nil
         case .unknownCode:
             return codeEnded(.expired, now: now, using: &rng)
         case .retry(let cause, let after):
             return fail(cause, after, now: now, using: &rng)
+        }
+    }
+
+    /// An answer resets the backoff; accepted and rejected end the code, pending returns nil.
+    private mutating func settle<R: RandomNumberGenerator>(
+        _ a: PairingAnswer, now: Instant, using rng: inout R
+    ) -> Action? {
+        backoff.reset()
+        lastCause = nil
+        switch a.status {
+        case .accepted(let tenant):
+            phase = .paired
+            return .paired(tenant: tenant)
+        case .rejected:
+            return codeEnded(.rejected, now: now, using: &rng)
+        case .pending:
+            return nil
         }
     }
 

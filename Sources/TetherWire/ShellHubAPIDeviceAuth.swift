@@ -44,19 +44,9 @@ public struct DeviceAuthRequest: Equatable {
     public func encode() -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()
-        w.key("info")
-        w.beginObject()
-        w.field("id", info.id)
-        w.field("pretty_name", info.prettyName)
-        w.field("version", info.version)
-        w.field("arch", info.arch)
-        w.field("platform", info.platform)
-        w.endObject()
+        info.write(into: &w)
         w.fieldOmitEmpty("hostname", hostname)
-        w.key("identity")
-        w.beginObject()
-        w.field("mac", mac)
-        w.endObject()
+        DeviceInfo.writeIdentity(mac: mac, into: &w)
         w.field("public_key", publicKey)
         w.field("tenant_id", tenantID)
         w.fieldOmitEmpty("install_key", installKey)
@@ -68,6 +58,28 @@ public struct DeviceAuthRequest: Equatable {
         }
         w.endObject()
         return w.bytes
+    }
+}
+
+extension DeviceInfo {
+    /// `"info":{...}` with all five members, as device auth and pairing send it.
+    func write(into w: inout JSONWriter) {
+        w.key("info")
+        w.beginObject()
+        w.field("id", id)
+        w.field("pretty_name", prettyName)
+        w.field("version", version)
+        w.field("arch", arch)
+        w.field("platform", platform)
+        w.endObject()
+    }
+
+    /// `"identity":{"mac":...}`.
+    static func writeIdentity(mac: String, into w: inout JSONWriter) {
+        w.key("identity")
+        w.beginObject()
+        w.field("mac", mac)
+        w.endObject()
     }
 }
 

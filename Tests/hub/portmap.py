@@ -47,6 +47,19 @@ async def pipe_reader_to_stream(reader: asyncio.StreamReader, stream) -> None:
             pass
 
 
+async def relay(stream, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Bytes both ways between a client connection and a tunnel stream until both ends are
+    done; then both are closed."""
+    t1 = asyncio.create_task(pipe_stream_to_writer(stream, writer))
+    t2 = asyncio.create_task(pipe_reader_to_stream(reader, stream))
+    await asyncio.gather(t1, t2, return_exceptions=True)
+    writer.close()
+    try:
+        await stream.close()
+    except Exception:
+        pass
+
+
 class PortMap:
     def __init__(self, hub, uid: str):
         self.hub = hub
@@ -74,12 +87,5 @@ class PortMap:
             writer.close()
             return
         log.info("port map %d: session %s… open", self.port, sid[:12])
-        t1 = asyncio.create_task(pipe_stream_to_writer(stream, writer))
-        t2 = asyncio.create_task(pipe_reader_to_stream(reader, stream))
-        await asyncio.gather(t1, t2, return_exceptions=True)
-        writer.close()
-        try:
-            await stream.close()
-        except Exception:
-            pass
+        await relay(stream, reader, writer)
         log.info("port map %d: session %s… closed", self.port, sid[:12])

@@ -21,7 +21,7 @@ import json
 import logging
 import uuid
 
-from .portmap import pipe_reader_to_stream, pipe_stream_to_writer
+from .portmap import relay
 
 log = logging.getLogger("hub.web")
 
@@ -158,12 +158,5 @@ class WebEndpoint:
                  self.target_port)
         if leftover:
             writer.write(leftover)
-        t1 = asyncio.create_task(pipe_stream_to_writer(stream, writer))
-        t2 = asyncio.create_task(pipe_reader_to_stream(reader, stream))
-        await asyncio.gather(t1, t2, return_exceptions=True)
-        writer.close()
-        try:
-            await stream.close()
-        except Exception:
-            pass
+        await relay(stream, reader, writer)
         log.info("web endpoint %d: request %s… closed", self.port, rid[:8])

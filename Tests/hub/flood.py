@@ -162,15 +162,7 @@ class Flood:
                     await s.write(multistream.header_line({"id": secrets.token_hex(32)}))
                 else:
                     item.settled.set()
-            # Drain whatever comes until the agent ends the stream.
-            while True:
-                data = await s.read()
-                if not data:
-                    item.closed = True
-                    break
-                if item.kind == "ssh" and not item.answered:
-                    item.answered = True
-                    item.settled.set()
+            await self._drain(item, s)
         except (YamuxError, multistream.MultistreamError, asyncio.IncompleteReadError) as e:
             item.error = str(e)
             if item.released:
@@ -183,6 +175,19 @@ class Flood:
             pass
         finally:
             item.settled.set()
+
+    @staticmethod
+    async def _drain(item: _Item, s) -> None:
+        """Reads whatever comes until the agent ends the stream; an SSH stream is answered
+        once its first bytes arrive."""
+        while True:
+            data = await s.read()
+            if not data:
+                item.closed = True
+                return
+            if item.kind == "ssh" and not item.answered:
+                item.answered = True
+                item.settled.set()
 
     # -- v1 -----------------------------------------------------------------------------
     async def _open_v1(self, item: _Item) -> None:
@@ -219,14 +224,7 @@ class Flood:
                 await s.write(GARBAGE_V1)
             if item.kind != "ssh":
                 item.settled.set()
-            while True:
-                data = await s.read()
-                if not data:
-                    item.closed = True
-                    break
-                if item.kind == "ssh" and not item.answered:
-                    item.answered = True
-                    item.settled.set()
+            await self._drain(item, s)
         except (ConnectionError, asyncio.CancelledError) as e:
             item.error = item.error or repr(e)
             if isinstance(e, ConnectionError) and item.stream is not None and not item.released:

@@ -1,6 +1,7 @@
 """Helpers shared by the hub's tests."""
 
 import asyncio
+import json
 
 import aiohttp
 import websockets
@@ -81,3 +82,14 @@ async def upgrade_status(url, headers):
         return e.response.status_code
     await ws.close()
     return 101
+
+
+"""The hub's admin routes, as tests call them: (status, JSON or text)."""
+async def admin(h, method, path, body=None):
+    async with aiohttp.ClientSession() as s:
+        async with s.request(method, h.url + path, json=body) as r:
+            text = await r.text()
+            try:
+                return r.status, json.loads(text)
+            except ValueError:
+                return r.status, text

@@ -6,10 +6,9 @@ import json
 import re
 import struct
 
-import aiohttp
 import pytest
 import websockets
-from hubtest_helpers import register, wait_for
+from hubtest_helpers import admin, register, wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -18,16 +17,6 @@ DATA, WINDOW = 0, 1
 SYN, ACK, FIN, RST = 1, 2, 4, 8
 MS_HELLO = b"\x13/multistream/1.0.0\n"
 MS_SSH_OPEN = b"\x10/ssh/open/1.0.0\n"
-
-
-async def admin(h, method, path, body=None):
-    async with aiohttp.ClientSession() as s:
-        async with s.request(method, h.url + path, json=body) as r:
-            text = await r.text()
-            try:
-                return r.status, json.loads(text)
-            except ValueError:
-                return r.status, text
 
 
 class RawYamuxPeer:

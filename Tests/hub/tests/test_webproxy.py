@@ -5,10 +5,9 @@ import asyncio
 import json
 import re
 
-import aiohttp
 import pytest
 from fake_agent import FakeAgentV1, FakeAgentV2, proxy_v2
-from hubtest_helpers import register, wait_for
+from hubtest_helpers import admin, register, wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -28,16 +27,6 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-async def admin(h, method, path, body=None):
-    async with aiohttp.ClientSession() as s:
-        async with s.request(method, h.url + path, json=body) as r:
-            text = await r.text()
-            try:
-                return r.status, json.loads(text)
-            except ValueError:
-                return r.status, text
 
 
 async def endpoint(h, uid, host, port):

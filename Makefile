@@ -4,7 +4,7 @@ PYTHON := .venv/bin/python
 TETHER_BIN ?= $(CURDIR)/.build/debug/tether
 export TETHER_BIN
 
-.PHONY: all deps build test test-host test-embedded test-boards test-python test-fuzz demo cross cross-all fuzz clean
+.PHONY: all deps build test test-host test-embedded test-boards test-boards-ssh test-python test-fuzz demo cross cross-all fuzz clean
 
 all: build
 
@@ -15,7 +15,7 @@ build:
 	swift build
 
 # Everything CI runs (after .ci/run installed the dependencies).
-test: test-host test-embedded test-boards test-fuzz test-python
+test: test-host test-embedded test-boards test-boards-ssh test-fuzz test-python
 
 test-host:
 	swift build
@@ -30,6 +30,14 @@ test-embedded:
 # qemu-user, passes its self checks).
 test-boards: cross-all
 	@set -e; for b in $(BOARDS); do bash cross/check.sh $$b; done
+
+# The SSH server of each ARM board binary under qemu-user, against OpenSSH's ssh/sftp/scp
+# (the Tests/e2e/ssh cases, ~1 min per board).
+test-boards-ssh: test-boards
+	TETHER_RUNNER=qemu-aarch64-static TETHER_BIN=$(CURDIR)/dist/raspberrypi4/tether \
+		$(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e/ssh
+	TETHER_RUNNER=qemu-arm-static TETHER_BIN=$(CURDIR)/dist/beaglebone-black/tether \
+		$(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e/ssh
 
 test-python:
 	bash scripts/run-python-tests.sh

@@ -4,7 +4,7 @@
 // Two build modes from one tree (see README.md and cross/):
 //  - host: `swift build` / `swift test` on x86_64 with Debian's libssh-dev and libmbedtls-dev;
 //  - embedded: `make cross BOARD=...` compiles the same agent targets with Embedded Swift for
-//    aarch64 / armv7hf and links them statically with musl, libssh and mbedTLS.
+//    aarch64 / armv7hf / x86_64 and links them statically with musl, libssh and mbedTLS.
 // The agent targets use no package dependencies and no Foundation.
 import PackageDescription
 

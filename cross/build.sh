@@ -13,6 +13,7 @@ embedded=$(dirname "$SWIFT_BIN")/lib/swift/embedded
 case "$ARCH" in
     aarch64) stdlib_arch=aarch64-none-none-elf ;;
     armv7hf) stdlib_arch=armv7-none-none-eabi ;;
+    x86_64) stdlib_arch=x86_64-unknown-none-elf ;;
 esac
 work=$TETHER_CACHE/toolsets
 mkdir -p "$work"

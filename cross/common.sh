@@ -16,7 +16,8 @@ DEBIAN_SECURITY=${DEBIAN_SECURITY:-http://deb.debian.org/debian-security}
 log() { printf 'cross: %s\n' "$*" >&2; }
 
 # apt-get/apt-cache with a private state directory: the host's apt configuration is untouched,
-# and ARM binary packages and source packages can be fetched without dpkg --add-architecture.
+# and ARM (and amd64) binary packages and source packages can be fetched without
+# dpkg --add-architecture.
 apt_private() {
     local tool=$1; shift
     "$tool" -o Dir::Etc::SourceList="$APT_DIR/sources.list" \
@@ -45,7 +46,14 @@ load_board() {
             CLANG_TARGET=armv7-unknown-linux-musleabihf
             DEB_ARCH=armhf; MUSL_TRIPLE=arm-linux-musleabihf; GNU_TRIPLE=arm-linux-gnueabihf
             QEMU=qemu-arm-static; FILE_MACHINE="ARM, EABI5" ;;
-        *) echo "cross: $file: ARCH=$ARCH is not aarch64 or armv7hf" >&2; exit 2 ;;
+        x86_64)
+            # Runs natively on the (x86_64) build machine: no qemu. Kernel headers and libgcc
+            # come from the host's own packages (linux-libc-dev, libgcc-12-dev).
+            SWIFT_TARGET=x86_64-unknown-none-elf
+            CLANG_TARGET=x86_64-unknown-linux-musl
+            DEB_ARCH=amd64; MUSL_TRIPLE=x86_64-linux-musl; GNU_TRIPLE=x86_64-linux-gnu
+            QEMU=; FILE_MACHINE="x86-64" ;;
+        *) echo "cross: $file: ARCH=$ARCH is not aarch64, armv7hf or x86_64" >&2; exit 2 ;;
     esac
     [ "${LIBC:-musl}" = musl ] || { echo "cross: $file: only LIBC=musl is supported" >&2; exit 2; }
     MUSL_ROOT=$TETHER_CACHE/sysroot/$MUSL_TRIPLE

@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
 # Fetches what board builds need from Debian's archive into $TETHER_CACHE:
-#  - musl-dev for arm64 and armhf (headers, crt files, libc.a),
+#  - musl-dev for arm64, armhf and amd64 (headers, crt files, libc.a),
 #  - the source packages of mbedtls, libssh and libxcrypt (with Debian's patches applied).
 . "$(dirname "$0")/common.sh"
 
 mkdir -p "$APT_DIR"/{sources.list.d,lists/partial,cache/archives/partial} "$SRC_DIR" "$TETHER_CACHE/debs"
 touch "$APT_DIR/status"
-if [ ! -f "$APT_DIR/updated.stamp" ]; then
+# The stamp names the binary architectures in the lists: adding one updates them once more.
+archs=amd64,arm64,armhf
+if [ ! -f "$APT_DIR/updated-$archs.stamp" ]; then
     cat > "$APT_DIR/sources.list" <<SRC
-deb [arch=arm64,armhf] $DEBIAN_MIRROR $DEBIAN_SUITE main
+deb [arch=$archs] $DEBIAN_MIRROR $DEBIAN_SUITE main
 deb-src $DEBIAN_MIRROR $DEBIAN_SUITE main
 deb-src $DEBIAN_SECURITY $DEBIAN_SUITE-security main
 SRC
     log "apt update (private lists under $APT_DIR)"
     apt_private apt-get -qq update
-    touch "$APT_DIR/updated.stamp"
+    touch "$APT_DIR/updated-$archs.stamp"
 fi
 
 cd "$TETHER_CACHE/debs"
-for pkg in musl-dev:arm64 musl-dev:armhf; do
+for pkg in musl-dev:arm64 musl-dev:armhf musl-dev:amd64; do
     if ! ls "${pkg%%:*}"_*_"${pkg##*:}".deb >/dev/null 2>&1; then
         log "download $pkg"
         apt_private apt-get -qq download "$pkg" 2>&1 | grep -v 'unsandboxed' || true

@@ -8,6 +8,7 @@ packages=(
     cmake ninja-build dpkg-dev xz-utils file binutils  # board builds: Debian sources, checks
     autoconf automake libtool pkg-config            # libxcrypt's build
     gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf   # crt files, libgcc and kernel headers
+    libgcc-12-dev linux-libc-dev                    # the same for the x86_64 board (host's own)
     qemu-user-static                                # run board binaries in tests
     python3-venv nginx-light openssl                # dev hub, TLS front end
     openssh-client openssh-server openssh-sftp-server tmux  # real SSH peers in e2e tests

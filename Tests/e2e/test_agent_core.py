@@ -1,6 +1,7 @@
 """The agent core against the dev hub: registration, both transports, TLS through nginx,
 certificate refusal, reconnect after a hub restart, hostile servers, configuration errors,
-and the aarch64 board binary under qemu-user. (SSH sessions: test_e2e_agent.py.)"""
+the ARM board binaries under qemu-user and the x86_64 board binary natively. (SSH sessions:
+test_e2e_agent.py.)"""
 
 import os
 import shutil
@@ -189,6 +190,19 @@ def test_board_binary_under_qemu_goes_online(make_hub, nginx_tls, start_agent, h
     dev = online(hub, transport=transport, timeout=90)
     assert dev["info"]["arch"] in ("arm64", "arm")
     agent.wait_log(rf"embedded, board {board}")
+    assert agent.stop() == 0
+
+
+@pytest.mark.parametrize("transport", [2, 1])
+def test_x86_64_board_binary_goes_online_natively(make_hub, nginx_tls, start_agent, hub, transport):
+    """The static musl / Embedded Swift board build for x86_64 runs here without qemu."""
+    binary = os.path.join(ROOT, "dist", "generic-x86_64", "tether")
+    if not os.path.exists(binary) or os.uname().machine != "x86_64":
+        pytest.skip("no generic-x86_64 binary (make cross BOARD=generic-x86_64) or not an x86_64 machine")
+    agent = start_agent(nginx_tls.url, transport=transport, ca=nginx_tls.ca, command=[binary])
+    dev = online(hub, transport=transport, timeout=60)
+    assert dev["info"]["arch"] == "amd64"
+    agent.wait_log(r"\(x86_64-linux-musl, embedded, board generic-x86_64\)")
     assert agent.stop() == 0
 
 

@@ -247,6 +247,30 @@ func fetchPage(_ c: TLSClient) throws -> String {
         #expect(d.trustedCount == 2)
     }
 
+    @Test func aDebianStyleCADirectoryLoadsEachCAOnce() throws {
+        // /etc/ssl/certs: the bundle, <name>.pem links and <hash>.0 links, every CA three times.
+        let dir = makeTempDir("debian-certs")
+        let a = try String(contentsOfFile: Self.pki.path("ca.crt"), encoding: .utf8)
+        let b = try String(contentsOfFile: Self.pki.path("other.crt"), encoding: .utf8)
+        try (a + b).write(toFile: dir + "/ca-certificates.crt", atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(atPath: Self.pki.path("ca.crt"), toPath: dir + "/Tether_Test_CA.pem")
+        try FileManager.default.copyItem(atPath: Self.pki.path("other.crt"), toPath: dir + "/Other_CA.pem")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/0a1b2c3d.0", withDestinationPath: "Tether_Test_CA.pem")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/4e5f6a7b.0", withDestinationPath: "Other_CA.pem")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/4e5f6a7b.1", withDestinationPath: "Other_CA.pem")
+        let ctx = try TLSContext(settings: TLSSettings(caDirectory: dir))
+        #expect(ctx.trustedCount == 2)  // was 7 when every file was parsed
+        // Without hash links: the .pem/.crt files, a file reached twice through links once.
+        let plain = makeTempDir("plain-certs")
+        try FileManager.default.copyItem(atPath: Self.pki.path("ca.crt"), toPath: plain + "/a.pem")
+        try FileManager.default.createSymbolicLink(atPath: plain + "/again.pem", withDestinationPath: "a.pem")
+        try "not a certificate".write(toFile: plain + "/README", atomically: true, encoding: .utf8)
+        #expect(try TLSContext(settings: TLSSettings(caDirectory: plain)).trustedCount == 1)
+        #expect(TLSSettings.trustFiles(in: ["ca-certificates.crt", "x.pem", "5ad8a5d6.0", "5ad8a5d6.r0", "README"])
+                == ["5ad8a5d6.0"])
+        #expect(TLSSettings.trustFiles(in: ["b.crt", "a.pem", "README"]) == ["a.pem", "b.crt"])
+    }
+
     @Test func trustCompactsToTheVerifyingRootAndRecovers() throws {
         let dir = makeTempDir("cadir2")
         try FileManager.default.copyItem(atPath: Self.pki.path("ca.crt"), toPath: dir + "/a.pem")

@@ -23,6 +23,9 @@ public final class SSHServer {
     let singleUser: Bool
     var orphans: [pid_t] = []
     var reapTimerArmed = false
+    /// The byte pumps' buffer, one for every connection: the agent is single-threaded and a
+    /// pump copies what it keeps (64 KiB per session before).
+    let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: SSHLimits.pumpChunk, alignment: 16)
 
     public init(config: SSHServerConfig) throws(SSHError) {
         self.config = config
@@ -77,7 +80,10 @@ public final class SSHServer {
         return bind
     }
 
-    deinit { ssh_bind_free(bind) }
+    deinit {
+        ssh_bind_free(bind)
+        scratch.deallocate()
+    }
 
     /// Starts serving SSH on `fd` (a connected stream socket; socketpair end or TCP). The
     /// connection owns the fd from now on and closes it when it ends.

@@ -48,7 +48,8 @@ public final class SSHServerConnection {
     /// once the connect starts, or refused).
     var pendingForwards: [PendingForward] = []
     var nextKeepalive: Int64?
-    let scratch: UnsafeMutableRawBufferPointer
+    /// The server's shared pump buffer.
+    var scratch: UnsafeMutableRawBufferPointer { server.scratch }
 
     struct PendingKeyAuth {
         var message: OpaquePointer
@@ -76,15 +77,12 @@ public final class SSHServerConnection {
         self.fd = fd
         self.peer = peer
         startedAt = now
-        scratch = UnsafeMutableRawBufferPointer.allocate(
-            byteCount: SSHLimits.pumpChunk, alignment: 16)
         SSHLog.debug("conn \(peer): start")
     }
 
     deinit {
         ticket?.cancel()
         if state != .closed { teardown("released") }
-        scratch.deallocate()
     }
 
     // MARK: Loop interface

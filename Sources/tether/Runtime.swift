@@ -29,6 +29,8 @@ final class Runtime: TunnelOwner {
     private var pairing: PairingFlow?
     private var pairingCall: PairingCall?
     private var pairingCause: RetryCause?
+    /// The last pairing request's failure below HTTP (DNS, TCP, TLS), for its log line.
+    private var pairingFailure: String?
     private var tunnel: Tunnel?
     private let makeTunnel: (RuntimeContext, String, TunnelOwner) -> Tunnel
     private var lastLogged: (TunnelLifecycle.Phase, RetryCause?, String)? = nil
@@ -155,7 +157,7 @@ final class Runtime: TunnelOwner {
             break
         }
         if let cause = pairing?.lastCause, cause != pairingCause {
-            ctx.log.warning("pairing: \(Runtime.describe(cause)); retrying")
+            ctx.log.warning("pairing: \(pairingFailure ?? Runtime.describe(cause)); retrying")
         }
         pairingCause = pairing?.lastCause
         rearm()
@@ -166,7 +168,7 @@ final class Runtime: TunnelOwner {
         pairingCall?.cancel()
         pairingCall = PairingCall(context: ctx, request: request) { [self] outcome, failure in
             self.pairingCall = nil
-            if let failure { self.lastFailure = "pairing: " + failure }
+            self.pairingFailure = failure
             self.performPairing(report(self, outcome))
         }
     }

@@ -126,3 +126,16 @@ def test_removed_device_with_a_configured_tenant_stops(make_hub, start_agent):
     while agent.returncode is None and time.monotonic() < deadline:
         time.sleep(0.1)
     assert agent.returncode == 3
+
+
+def test_unreachable_server_is_one_line_with_the_reason(start_agent, own_key):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    agent = start_agent(f"http://127.0.0.1:{port}", env=no_tenant(own_key))
+    m = agent.wait_log(r"pairing: (.+); retrying", timeout=20)
+    assert "refused" in m.group(1).lower(), m.group(1)
+    time.sleep(8)  # several retries (backoff from 3 s)
+    assert agent.log().count("pairing: ") == 1
+    assert agent.returncode is None

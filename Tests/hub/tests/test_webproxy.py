@@ -7,7 +7,7 @@ import re
 
 import pytest
 from fake_agent import FakeAgentV1, FakeAgentV2, proxy_v2
-from hubtest_helpers import admin, register, wait_for
+from hubtest_helpers import admin, echo_through, register, wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -41,15 +41,6 @@ async def endpoint_state(h, uid, port):
     return next(e for e in body["web_endpoints"] if e["port"] == port)
 
 
-async def round_trip(port, payload: bytes) -> bytes:
-    r, w = await asyncio.open_connection("127.0.0.1", port)
-    w.write(payload)
-    await w.drain()
-    got = await asyncio.wait_for(r.readexactly(len(payload)), 10)
-    w.close()
-    return got
-
-
 async def refused_connection(port) -> bytes:
     """Connect, expect the hub to close without sending anything."""
     r, w = await asyncio.open_connection("127.0.0.1", port)
@@ -69,7 +60,7 @@ async def test_web_endpoint_relays_and_reports_refusals(hub, device_key, version
         ep = await endpoint(hub, "board", "127.0.0.1", port)
         assert ep["uid"] == dev["uid"] and ep["target_port"] == port
         blob = bytes(range(256)) * 2048           # 512 KiB: windows both ways in v2
-        assert await round_trip(ep["port"], blob) == blob
+        assert await echo_through(ep["port"], blob) == blob
         st = await endpoint_state(hub, dev["uid"], ep["port"])
         assert (st["connections"], st["ok"], st["refused"]) == (1, 1, 0)
         if version == 2:

@@ -70,13 +70,9 @@ public struct DeviceIdentity: Equatable, Sendable {
 
     /// The type-1, non-loopback interface with the lowest ifindex.
     static func lowestEthernet(sysClassNet: String) -> DeviceIdentity? {
-        guard let dir = opendir(sysClassNet) else { return nil }
-        defer { closedir(dir) }
+        guard let names = Files.list(sysClassNet) else { return nil }
         var best: (index: Int, name: String, mac: String)? = nil
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: &entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
+        for name in names {
             if name.hasPrefix(".") { continue }
             let base = sysClassNet + "/" + name + "/"
             guard Files.readTrimmed(base + "type") == arphrdEther,

@@ -7,13 +7,6 @@ import TetherWire
         info: DeviceInfo(id: "debian", prettyName: "Debian GNU/Linux 12", version: "0.10.0", arch: "arm64"),
         mac: "aa:bb:cc:dd:ee:ff", publicKey: "-----BEGIN RSA PUBLIC KEY-----\n", tenantID: "t")
 
-    func response(_ status: String, _ headers: [String] = [], body: String = "") -> [UInt8] {
-        var s = "HTTP/1.1 \(status)\r\n"
-        for h in headers { s += h + "\r\n" }
-        s += "Content-Length: \(body.utf8.count)\r\n\r\n" + body
-        return Array(s.utf8)
-    }
-
     @Test func requestHasTheHeadersTheServerNeeds() throws {
         let server = try HTTPServerURL.parse("https://hub.example.com:8443/sh")
         let bytes = try DeviceAuthExchange(request: request).requestBytes(server: server, agentVersion: "0.10.0")

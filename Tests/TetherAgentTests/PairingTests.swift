@@ -32,13 +32,6 @@ import TetherWire
         #expect(PairingAnswer.display("ABC") == "ABC")
     }
 
-    func response(_ status: String, body: String = "", headers: [String] = []) -> [UInt8] {
-        var s = "HTTP/1.1 \(status)\r\n"
-        for h in headers { s += h + "\r\n" }
-        s += "Content-Length: \(body.utf8.count)\r\n\r\n" + body
-        return Array(s.utf8)
-    }
-
     @Test func exchangeRequestsAndOutcomes() throws {
         let server = try HTTPServerURL.parse("https://hub.example.com/sh")
         let get = String(decoding: try PairingExchange(.status(code: "WXYZ2K7Q")).requestBytes(server: server, agentVersion: "1"), as: UTF8.self)
@@ -54,7 +47,7 @@ import TetherWire
         var gone = PairingExchange(.status(code: "A"))
         #expect(gone.receive(response("404 Not Found")) == .unknownCode)
         var busy = PairingExchange(.status(code: "A"))
-        #expect(busy.receive(response("429 Too Many Requests", headers: ["Retry-After: 7"])) == .retry(.rateLimited, retryAfter: 7000))
+        #expect(busy.receive(response("429 Too Many Requests", ["Retry-After: 7"])) == .retry(.rateLimited, retryAfter: 7000))
         var junk = PairingExchange(.status(code: "A"))
         #expect(junk.receive(response("200 OK", body: "<html>")) == .retry(.badResponse, retryAfter: nil))
         var cut = PairingExchange(.status(code: "A"))

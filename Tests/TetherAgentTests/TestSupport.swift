@@ -27,3 +27,11 @@ struct LowestRandom: RandomNumberGenerator {
 extension Instant {
     static func s(_ seconds: Int64) -> Instant { Instant(milliseconds: seconds * 1000) }
 }
+
+/// An HTTP/1.1 response as a server sends it, with Content-Length (the API exchange tests).
+func response(_ status: String, _ headers: [String] = [], body: String = "") -> [UInt8] {
+    var s = "HTTP/1.1 \(status)\r\n"
+    for h in headers { s += h + "\r\n" }
+    s += "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+    return Array(s.utf8)
+}

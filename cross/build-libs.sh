@@ -35,7 +35,7 @@ cmake_common=(
     -DCMAKE_INSTALL_PREFIX="$PREFIX" -DBUILD_SHARED_LIBS=OFF
 )
 
-if [ ! -f "$PREFIX/mbedtls.stamp" ]; then
+if ! stamp_ok "$PREFIX/mbedtls.stamp" "$PREFIX/lib/libmbedtls.a" "$PREFIX/lib/libmbedcrypto.a"; then
     log "mbedTLS for $CLANG_TARGET ($CPU_CFLAGS)"
     cp "$ROOT/cross/mbedtls-board-config.h" "$build_dir/tether-mbedtls-config.h"
     cmake -S "$SRC_DIR/mbedtls" -B "$build_dir/mbedtls" "${cmake_common[@]}" \
@@ -49,7 +49,7 @@ if [ ! -f "$PREFIX/mbedtls.stamp" ]; then
 fi
 
 # libssh at -Oz (-13 KB on aarch64): its hot path is the ciphers, which are mbedTLS's (-Os).
-if [ ! -f "$PREFIX/libssh.stamp" ]; then
+if ! stamp_ok "$PREFIX/libssh.stamp" "$PREFIX/lib/libssh.a"; then
     log "libssh for $CLANG_TARGET (mbedTLS backend)"
     cmake -S "$SRC_DIR/libssh" -B "$build_dir/libssh" "${cmake_common[@]}" \
         -DCMAKE_C_FLAGS="$BOARD_CFLAGS -ffunction-sections -fdata-sections $NO_UNWIND -Wno-unused-command-line-argument -I$PREFIX/include -DMBEDTLS_USER_CONFIG_FILE='<tether-mbedtls-config.h>'" \
@@ -66,7 +66,7 @@ fi
 # libxcrypt: crypt(3) with yescrypt ($y$, Debian 11+ and Raspberry Pi OS shadow files) besides
 # $1$ $5$ $6$ (no bcrypt or DES: shadow files do not use them); musl lacks yescrypt. Only the library is built
 # (its build-time table generators are not needed for these hashes).
-if [ ! -f "$PREFIX/libxcrypt.stamp" ]; then
+if ! stamp_ok "$PREFIX/libxcrypt.stamp" "$PREFIX/lib/libcrypt.a"; then
     log "libxcrypt for $CLANG_TARGET"
     rm -rf "$build_dir/libxcrypt"; cp -a "$SRC_DIR/libxcrypt/" "$build_dir/libxcrypt"
     (

@@ -65,3 +65,27 @@ load_board() {
     BOARD_CFLAGS="--target=$CLANG_TARGET --sysroot=$MUSL_ROOT --gcc-install-dir=$GCC_DIR $CPU_CFLAGS"
     BOARD_LDFLAGS="-fuse-ld=lld -static"
 }
+
+# Fails at once, naming the package, when a file a step copies or uses is not on this machine
+# (a step must never go on without it and leave a result that only fails later).
+need_file() {
+    local file=$1 package=$2
+    [ -e "$file" ] && return 0
+    echo "cross: missing $file: install Debian package $package (scripts/install-deps.sh)" >&2
+    exit 1
+}
+
+# A cached step's stamp counts only while what it stands for is there: `stamp_ok STAMP FILE...`
+# is true when STAMP and every FILE exist; a stamp whose content is gone or incomplete is removed
+# (with one line) so that the step builds again instead of failing forever.
+stamp_ok() {
+    local stamp=$1 f; shift
+    [ -f "$stamp" ] || return 1
+    for f in "$@"; do
+        if [ ! -e "$f" ]; then
+            log "cached result $(dirname "$stamp") lacks $f: building it again"
+            rm -f "$stamp"
+            return 1
+        fi
+    done
+}

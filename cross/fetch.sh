@@ -30,7 +30,7 @@ done
 
 cd "$SRC_DIR"
 for src in mbedtls libssh libxcrypt; do
-    if [ ! -f "$src.stamp" ]; then
+    if ! stamp_ok "$SRC_DIR/$src.stamp" "$SRC_DIR/$src/debian/changelog"; then
         log "source $src"
         # Prefer the security update; the security pool is not always reachable from here,
         # then take the point release's version.

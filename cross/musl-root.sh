@@ -12,7 +12,11 @@
 load_board "$1"
 
 stamp=$MUSL_ROOT/.stamp
-[ -f "$stamp" ] && exit 0
+# What a usable root holds (libxcrypt needs linux/mman.h; musl's own headers, crt files, libgcc).
+content=("$MUSL_ROOT/usr/include/stdio.h" "$MUSL_ROOT/usr/include/linux/mman.h"
+         "$MUSL_ROOT/usr/include/asm/mman.h" "$MUSL_ROOT/usr/include/asm-generic/mman.h"
+         "$MUSL_ROOT/usr/lib/libc.a" "$MUSL_ROOT/usr/lib/crt1.o" "$GCC_DIR/libgcc.a" "$GCC_DIR/crtbeginT.o")
+stamp_ok "$stamp" "${content[@]}" && exit 0
 log "musl root for $MUSL_TRIPLE"
 rm -rf "$MUSL_ROOT"; mkdir -p "$MUSL_ROOT/usr/include" "$MUSL_ROOT/usr/lib" "$GCC_DIR"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -23,18 +27,28 @@ rm -f "$MUSL_ROOT"/usr/lib/*.so "$MUSL_ROOT/usr/lib/musl-gcc.specs"
 if [ "$ARCH" = x86_64 ]; then
     # The host is the target: its kernel headers, with asm/ from the multiarch directory (glibc's
     # own headers there are not copied), and its gcc's libgcc.
-    for d in /usr/include/linux /usr/include/asm-generic /usr/include/mtd "/usr/include/$GNU_TRIPLE/asm"; do
-        [ -d "$d" ] && cp -a "$d" "$MUSL_ROOT/usr/include/"
+    need_file /usr/include/linux/mman.h linux-libc-dev
+    for d in /usr/include/linux /usr/include/asm-generic "/usr/include/$GNU_TRIPLE/asm"; do
+        cp -a "$d" "$MUSL_ROOT/usr/include/"
     done
+    [ -d /usr/include/mtd ] && cp -a /usr/include/mtd "$MUSL_ROOT/usr/include/"
     gcc_cross=/usr/lib/gcc/$GNU_TRIPLE/12
+    gcc_package=libgcc-12-dev
 else
-    kernel=/usr/$GNU_TRIPLE/include
-    for d in linux asm asm-generic mtd; do
-        [ -d "$kernel/$d" ] && cp -a "$kernel/$d" "$MUSL_ROOT/usr/include/"
+    kernel=${TETHER_CROSS_INCLUDE:-/usr/$GNU_TRIPLE/include}   # Debian's linux-libc-dev-*-cross
+    need_file "$kernel/linux/mman.h" "linux-libc-dev-$DEB_ARCH-cross"
+    for d in linux asm asm-generic; do
+        cp -a "$kernel/$d" "$MUSL_ROOT/usr/include/"
     done
+    [ -d "$kernel/mtd" ] && cp -a "$kernel/mtd" "$MUSL_ROOT/usr/include/"
     gcc_cross=/usr/lib/gcc-cross/$GNU_TRIPLE/12
+    gcc_package=gcc-$GNU_TRIPLE
 fi
 for f in crtbegin.o crtbeginS.o crtbeginT.o crtend.o crtendS.o libgcc.a libgcc_eh.a; do
+    need_file "$gcc_cross/$f" "$gcc_package"
     cp "$gcc_cross/$f" "$GCC_DIR/"
+done
+for f in "${content[@]}"; do
+    [ -e "$f" ] || { log "musl root for $MUSL_TRIPLE came out without $f: not stamped"; exit 1; }
 done
 echo "musl $(dpkg-deb -f "$(ls "$TETHER_CACHE"/debs/musl-dev_*_"$DEB_ARCH".deb | head -n1)" Version)" > "$stamp"

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 py=.venv/bin/python
 [ -x "$py" ] || { echo "python tests: .venv missing; run 'make deps'" >&2; exit 1; }
 suites=()
-for d in Tests/hub/tests Tests/conformance Tests/e2e; do
+for d in Tests/build Tests/hub/tests Tests/conformance Tests/e2e; do
     if ls "$d"/test_*.py >/dev/null 2>&1; then suites+=("$d"); else echo "python tests: no tests in $d yet"; fi
 done
 [ ${#suites[@]} -gt 0 ] || { echo "python tests: none"; exit 0; }

@@ -4,7 +4,7 @@ PYTHON := .venv/bin/python
 TETHER_BIN ?= $(CURDIR)/.build/debug/tether
 export TETHER_BIN
 
-.PHONY: all deps build test test-deps test-fresh test-host test-embedded test-boards test-boards-ssh test-python test-fuzz demo cross cross-all fuzz clean
+.PHONY: all deps build test test-fresh test-host test-embedded test-boards test-boards-ssh test-python test-fuzz demo cross cross-all fuzz clean
 
 all: build
 
@@ -14,12 +14,9 @@ deps:
 build:
 	swift build
 
-# Everything CI runs (after .ci/run installed the dependencies).
-test: test-deps test-host test-embedded test-boards test-boards-ssh test-fuzz test-python
-
-# Every file the build and the tests use is there (names the Debian package of each one missing).
-test-deps:
-	bash scripts/check-deps.sh
+# Everything CI runs. `deps` installs what is missing (a no-op when all is there) and then checks,
+# file by file, that nothing the build and the tests use is absent (scripts/check-deps.sh).
+test: deps test-host test-embedded test-boards test-boards-ssh test-fuzz test-python
 
 # What CI runs: a brand-new Debian 12 root (mmdebstrap), a clean clone of HEAD inside it, the
 # install step, then `make test` there (scripts/fresh-root.sh; ~30 min on 2 cores).

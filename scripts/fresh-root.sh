@@ -75,7 +75,6 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
 tar -xf "$base" -C "$root"
 say "extracted a new root at $root ($(tar -tf "$base" | grep -c '^./var/lib/dpkg/info/.*\.list$') packages)"
 
@@ -135,10 +134,13 @@ if [ -d "$shared" ]; then mount --bind "$shared" "$root$shared"; mount -o remoun
 exec chroot "$root" /usr/bin/env -i "$@"'
 incmd=(bash -c 'update-ca-certificates >/dev/null 2>&1; cd "$0" && echo "fresh-root: inside $(. /etc/os-release; echo "$PRETTY_NAME"), $(dpkg-query -f ".\n" -W | wc -l) packages, at $PWD" >&2 && exec "$@"' "$repo" "$@")
 say "running in the root: $*"
-set +e
+# In the background, so that a TERM (a CI time-out) reaches the trap at once: killing unshare
+# kills the namespace's first process (--kill-child), and with it every process inside.
 unshare --mount --pid --fork --kill-child bash -c "$inner" inner "$root" "$toolchain" "$shared" "$repo" "$wheels" \
-    "${envs[@]}" "${incmd[@]}"
-rc=$?
-set -e
+    "${envs[@]}" "${incmd[@]}" &
+ns=$!
+trap 'say "stopped: ending everything in the root"; kill -TERM "$ns" 2>/dev/null; wait "$ns"; exit 130' INT TERM
+rc=0
+wait "$ns" || rc=$?
 say "command in the fresh root exited $rc"
 exit "$rc"

@@ -151,12 +151,13 @@ public final class SFTPServer {
         guard let h = handleId(&r), case .file(let fd)? = handles[h] else { return status(id, .failure, "bad handle") }
         guard let offset = r.u64(), let len = r.u32() else { return bad(id) }
         let want = min(Int(clamping: len), SFTP.maxReadLength)
+        guard let at = SFTPServer.fileOffset(offset, plus: want) else { return outOfRange(id) }
         var w = SFTPWriter(.data)
         w.u32(id)
         w.u32(0)  // length, patched below
         let start = w.bytes.count
         w.bytes += [UInt8](repeating: 0, count: want)
-        let n = w.bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + start, want, off_t(offset)) }
+        let n = w.bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + start, want, at) }
         if n < 0 { return errnoStatus(id) }
         if n == 0 && want > 0 { return status(id, .eof, "end of file") }
         w.bytes.removeLast(want - n)
@@ -171,9 +172,10 @@ public final class SFTPServer {
     private func write(_ id: UInt32, _ r: inout SFTPReader) -> [UInt8] {
         guard let h = handleId(&r), case .file(let fd)? = handles[h] else { return status(id, .failure, "bad handle") }
         guard let offset = r.u64(), let data = r.string() else { return bad(id) }
+        guard let at = SFTPServer.fileOffset(offset, plus: data.count) else { return outOfRange(id) }
         var done = 0
         while done < data.count {
-            let n = data.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, data.count - done, off_t(offset) + off_t(done)) }
+            let n = data.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, data.count - done, at + off_t(done)) }
             if n < 0 {
                 if tether_errno() == EINTR { continue }
                 return errnoStatus(id)
@@ -204,7 +206,8 @@ public final class SFTPServer {
 
     private func apply(_ id: UInt32, _ a: SFTPAttributes, path: String, fd: Int32) -> [UInt8] {
         if let size = a.size {
-            let rc = fd >= 0 ? ftruncate(fd, off_t(size)) : truncate(path, off_t(size))
+            guard let length = SFTPServer.fileOffset(size) else { return outOfRange(id) }
+            let rc = fd >= 0 ? ftruncate(fd, length) : truncate(path, length)
             if rc != 0 { return errnoStatus(id) }
         }
         if let p = a.permissions {
@@ -260,6 +263,14 @@ public final class SFTPServer {
     }
 
     private func bad(_ id: UInt32) -> [UInt8] { status(id, .badMessage, "malformed request") }
+    private func outOfRange(_ id: UInt32) -> [UInt8] { status(id, .failure, "offset out of range") }
+
+    /// A client-sent offset or size as a file offset, when it and `extra` bytes past it fit in
+    /// `off_t` (offsets are uint64 on the wire; converting one above Int64.max would trap).
+    static func fileOffset(_ value: UInt64, plus extra: Int = 0) -> off_t? {
+        let limit = UInt64(Int64.max) - UInt64(extra)
+        return value <= limit ? off_t(value) : nil
+    }
 
     private func errnoStatus(_ id: UInt32, _ e: Int32? = nil) -> [UInt8] {
         let err = e ?? tether_errno()

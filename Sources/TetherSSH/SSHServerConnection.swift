@@ -354,8 +354,11 @@ public final class SSHServerConnection {
         switch ssh_message_subtype(msg) {
         case Int32(SSH_AUTH_METHOD_PASSWORD):
             let password = tether_ssh_msg_auth_password(msg).map { String(cString: $0) } ?? ""
+            let shadow = ShadowFile(path: server.config.shadowPath)
             guard let acct = account(for: user) else {
-                refuse(msg, user: user, method: "password", .unknownUser)
+                var decoy: String?
+                if case .noSuchUser(let d) = shadow.lookup(user) { decoy = d }
+                refuse(msg, user: user, method: "password", PasswordCheck.refuseUnknownUser(password: password, decoy: decoy))
                 return false
             }
             let refusal: SSHAuthRefusal?
@@ -367,11 +370,11 @@ public final class SSHServerConnection {
                     refusal = .lockedAccount
                 }
             } else {
-                switch ShadowFile(path: server.config.shadowPath).lookup(user) {
+                switch shadow.lookup(user) {
                 case .hash(let hash):
                     refusal = PasswordCheck.verify(
                         password: password, hash: hash, permitEmpty: server.config.permitEmptyPasswords)
-                case .noSuchUser: refusal = .unknownUser
+                case .noSuchUser(let decoy): refusal = PasswordCheck.refuseUnknownUser(password: password, decoy: decoy)
                 case .unreadable: refusal = .shadowUnreadable
                 }
             }

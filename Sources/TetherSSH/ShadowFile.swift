@@ -8,17 +8,21 @@ public struct ShadowFile {
 
     public enum Lookup: Equatable {
         case hash(String)
-        case noSuchUser
+        /// `decoy`: another account's crypt hash from the same file (the first one), so that a
+        /// refusal for an unknown user can cost what a real check costs; nil when there is none.
+        case noSuchUser(decoy: String?)
         case unreadable
     }
 
     public func lookup(_ user: String) -> Lookup {
         guard let lines = FileBytes.lines(path) else { return .unreadable }
+        var decoy: String?
         for line in lines {
             let f = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
             guard f.count >= 2, !f[0].isEmpty else { continue }
             if f[0] == user { return .hash(String(f[1])) }
+            if decoy == nil, f[1].hasPrefix("$") { decoy = String(f[1]) }
         }
-        return .noSuchUser
+        return .noSuchUser(decoy: decoy)
     }
 }

@@ -18,8 +18,11 @@ import Testing
         #expect(shadow.lookup("daemon") == .hash("*"))
         #expect(shadow.lookup("alice") == .hash("!$y$j9T$x$y"))
         #expect(shadow.lookup("bob") == .hash(""))
-        #expect(shadow.lookup("carol") == .noSuchUser)
-        #expect(shadow.lookup("") == .noSuchUser)
+        // An unknown user's lookup carries the first real crypt hash as the decoy to burn.
+        #expect(shadow.lookup("carol") == .noSuchUser(decoy: "$6$saltsalt$abc"))
+        #expect(shadow.lookup("") == .noSuchUser(decoy: "$6$saltsalt$abc"))
+        TestSupport.write(dir + "/shadow-nohash", "daemon:*:19000:0:99999:7:::\nbob::19000::::::\n")
+        #expect(ShadowFile(path: dir + "/shadow-nohash").lookup("carol") == .noSuchUser(decoy: nil))
         #expect(ShadowFile(path: dir + "/missing").lookup("root") == .unreadable)
     }
 

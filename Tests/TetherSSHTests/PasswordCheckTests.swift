@@ -44,5 +44,21 @@ import Testing
         #expect(!PasswordCheck.constantTimeEqual([1, 2, 3], [1, 2, 4]))
         #expect(!PasswordCheck.constantTimeEqual([1, 2, 3], [1, 2]))
         #expect(!PasswordCheck.constantTimeEqual([], [0]))
+        // Lengths differing by a multiple of 256 with a common prefix are not equal.
+        let long = [UInt8](repeating: 0x61, count: 256)
+        #expect(!PasswordCheck.constantTimeEqual(long, []))
+        #expect(!PasswordCheck.constantTimeEqual([1] + long, [1]))
+        #expect(!PasswordCheck.constantTimeEqual([UInt8](repeating: 0x61, count: 512), long))
+    }
+
+    /// The decoy an unknown user's refusal burns is a hash crypt really computes (a decoy crypt
+    /// refuses at once would cost nothing and tell the account is missing).
+    @Test func unknownUserRunsTheDecoy() {
+        let fallback = PasswordCheck.fallbackDecoy
+        #expect(fallback.hasPrefix("$y$"))
+        #expect(PasswordCheck.crypt(password: "anything", setting: fallback)?.hasPrefix("$y$j9T$") == true)
+        #expect(PasswordCheck.verify(password: "anything", hash: fallback, permitEmpty: false) == .wrongPassword)
+        #expect(PasswordCheck.refuseUnknownUser(password: "secret", decoy: nil) == .unknownUser)
+        #expect(PasswordCheck.refuseUnknownUser(password: "secret", decoy: Self.vectors[2].1) == .unknownUser)
     }
 }

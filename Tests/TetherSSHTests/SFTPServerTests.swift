@@ -85,4 +85,47 @@ import Testing
         #expect(SFTPServer.canonical("/") == "/")
         #expect(SFTPServer.canonical("/tmp/../tmp") == "/tmp")
     }
+
+    /// Offsets and sizes are uint64 on the wire: one above Int64.max (or one that overflows with
+    /// the length) is refused with a status, not a trap in the SFTP process.
+    @Test func offsetsBeyondOffTAreRefused() {
+        let dir = TestSupport.tempDir()
+        let sftp = SFTPServer()
+        _ = sftp.handle([SFTP.Request.initialize.rawValue, 0, 0, 0, 3])
+        let path = dir + "/big.txt"
+        var (_, r) = parse(sftp.handle(request(.open, id: 1) {
+            $0.string(path)
+            $0.u32(SFTP.OpenFlag.read | SFTP.OpenFlag.write | SFTP.OpenFlag.create)
+            $0.attrs(SFTPAttributes())
+        })!)
+        _ = r.u32()
+        let handle = r.string()!
+        let hostile: [UInt64] = [UInt64.max, UInt64(Int64.max) + 1, UInt64(Int64.max) - 2]
+        for offset in hostile {
+            (_, r) = parse(sftp.handle(request(.read, id: 2) { $0.string(handle); $0.u64(offset); $0.u32(100) })!)
+            _ = r.u32()
+            #expect(r.u32() == SFTP.Status.failure.rawValue)
+            (_, r) = parse(sftp.handle(request(.write, id: 3) {
+                $0.string(handle); $0.u64(offset); $0.string(Array("0123456789".utf8))
+            })!)
+            _ = r.u32()
+            #expect(r.u32() == SFTP.Status.failure.rawValue)
+        }
+        for size in [UInt64.max, UInt64(Int64.max) + 1] {
+            (_, r) = parse(sftp.handle(request(.fsetstat, id: 4) { $0.string(handle); $0.attrs(SFTPAttributes(size: size)) })!)
+            _ = r.u32()
+            #expect(r.u32() == SFTP.Status.failure.rawValue)
+            (_, r) = parse(sftp.handle(request(.setstat, id: 5) { $0.string(path); $0.attrs(SFTPAttributes(size: size)) })!)
+            _ = r.u32()
+            #expect(r.u32() == SFTP.Status.failure.rawValue)
+        }
+        // A large offset that fits still works (a sparse write far out, then read back).
+        let far = UInt64(1) << 40
+        (_, r) = parse(sftp.handle(request(.write, id: 6) { $0.string(handle); $0.u64(far); $0.string([7]) })!)
+        _ = r.u32()
+        #expect(r.u32() == SFTP.Status.ok.rawValue)
+        (_, r) = parse(sftp.handle(request(.read, id: 7) { $0.string(handle); $0.u64(far); $0.u32(10) })!)
+        _ = r.u32()
+        #expect(r.string() == [7])
+    }
 }

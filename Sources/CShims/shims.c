@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -47,6 +49,24 @@ int tether_write_all(int fd, const void *buf, size_t len) {
         len -= (size_t)n;
     }
     return 0;
+}
+
+int tether_log_open_stderr(int *is_socket) {
+    struct stat st;
+    *is_socket = 0;
+    if (fstat(2, &st) != 0) return 2;
+    if (S_ISSOCK(st.st_mode)) { *is_socket = 1; return 2; }
+    if (S_ISREG(st.st_mode)) return 2;
+    int fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    return fd >= 0 ? fd : 2;
+}
+
+long tether_log_write(int fd, int is_socket, const void *buf, size_t len) {
+    for (;;) {
+        ssize_t n = is_socket ? send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) : write(fd, buf, len);
+        if (n >= 0) return (long)n;
+        if (errno != EINTR) return -errno;
+    }
 }
 
 enum { ARGS_MAX_BYTES = 8192, ARGS_MAX = 64 };

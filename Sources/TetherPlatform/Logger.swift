@@ -69,6 +69,10 @@ public enum LogTarget: Equatable, Sendable {
 /// Line logger for a serial console: "HH:MM:SS L message", one write(2) per line, lines cut
 /// at `lineLimit` bytes, control characters replaced by '?' (server-sent text must not drive
 /// the terminal). The line is built in a fixed buffer allocated once.
+///
+/// Writes never block the agent's one thread: a stalled reader (a full journald, a serial
+/// console held by flow control, a pipe nobody drains) makes lines drop, counted, and the next
+/// line that gets through is preceded by one saying how many were lost. Nothing is queued.
 public final class Logger {
     /// Longest line written, prefix and newline included.
     public static let defaultLineLimit = 160
@@ -79,7 +83,15 @@ public final class Logger {
     public let lineLimit: Int
     /// Lines written (after level filtering), for tests and statistics.
     public private(set) var linesWritten: Int = 0
+    /// Lines lost because the output would have blocked (or failed), since start.
+    public private(set) var linesDropped: Int = 0
+    /// Dropped since the last line that got through: reported before the next one.
+    private var unreported = 0
+    /// The last write stopped inside a line: the next one starts on a fresh line.
+    private var midLine = false
     private var fd: Int32 = 2
+    private var fdIsSocket: Int32 = 0
+    private var ownsFd = false
     private let buffer: UnsafeMutableBufferPointer<UInt8>
 
     /// The process-wide logger the runtime configures at start (single-threaded agent).
@@ -112,25 +124,27 @@ public final class Logger {
     }
 
     private func open() {
+        fdIsSocket = 0
+        ownsFd = false
         switch target {
-        case .stderr: fd = 2
+        case .stderr:
+            fd = tether_log_open_stderr(&fdIsSocket)
+            ownsFd = fd > 2
         case .none: fd = -1
         case .syslog:
             fd = -1
             tether_syslog_open("tether")
         case .file(let path):
-            fd = tether_open(path, O_WRONLY | O_CREAT | O_APPEND, 0o640)
-            if fd < 0 { fd = 2 }  // keep logging somewhere rather than nowhere
+            fd = tether_open(path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK, 0o640)
+            if fd < 0 { fd = tether_log_open_stderr(&fdIsSocket) }  // keep logging somewhere rather than nowhere
+            ownsFd = fd > 2
         }
     }
 
     private func close() {
-        switch target {
-        case .syslog: tether_syslog_close()
-        case .file:
-            if fd > 2 { _ = CShims.close(fd) }
-        default: break
-        }
+        if target == .syslog { tether_syslog_close() }
+        if ownsFd { _ = CShims.close(fd) }
+        ownsFd = false
         fd = -1
     }
 
@@ -162,7 +176,50 @@ public final class Logger {
     /// Writes one line at `level`.
     public func log(_ level: LogLevel, _ message: String) {
         guard isEnabled(level) else { return }
+        if unreported > 0 && target != .syslog {
+            // The count goes first; while even that cannot get out, this line is lost too.
+            let n = format(.warning, String(unreported) + " log lines dropped: log output stalled", fresh: midLine)
+            buffer[n] = UInt8(ascii: "\n")
+            guard emit(n + 1) else { return drop() }
+            unreported = 0
+            midLine = false
+        }
+        let n = format(level, message, fresh: false)
+        linesWritten += 1
+        if target == .syslog {
+            buffer[n] = 0
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: n + 1) {
+                tether_syslog_write(level.syslogPriority, $0)
+            }
+            return
+        }
+        buffer[n] = UInt8(ascii: "\n")
+        if !emit(n + 1) {
+            linesWritten -= 1
+            drop()
+        }
+    }
+
+    private func drop() {
+        linesDropped += 1
+        unreported += 1
+    }
+
+    /// One write without blocking; false when not all of it went out (a partial line leaves the
+    /// next write to start a fresh one).
+    private func emit(_ count: Int) -> Bool {
+        let n = tether_log_write(fd, fdIsSocket, buffer.baseAddress, count)
+        if n == count { return true }
+        if n > 0 { midLine = true }
+        return false
+    }
+
+    /// Lays out "HH:MM:SS L message" (no prefix for syslog) in the buffer, cut to the line limit
+    /// less the newline; `fresh` starts it with a newline (after a line cut short by a stall).
+    /// Returns its length.
+    private func format(_ level: LogLevel, _ message: String, fresh: Bool) -> Int {
         var n = 0
+        if fresh { buffer[0] = UInt8(ascii: "\n"); n = 1 }
         if target != .syslog {
             let t = WallClock.now()
             n = put2(t.hour, at: n); buffer[n] = UInt8(ascii: ":"); n += 1
@@ -185,17 +242,7 @@ public final class Logger {
             buffer[n] = UInt8(ascii: "~")
             n += 1
         }
-        linesWritten += 1
-        if target == .syslog {
-            buffer[n] = 0
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: n + 1) {
-                tether_syslog_write(level.syslogPriority, $0)
-            }
-            return
-        }
-        buffer[n] = UInt8(ascii: "\n")
-        n += 1
-        _ = tether_write_all(fd, buffer.baseAddress, n)
+        return n
     }
 
     private func put2(_ v: Int, at i: Int) -> Int {

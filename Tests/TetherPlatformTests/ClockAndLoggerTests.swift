@@ -37,6 +37,48 @@ import CShims
 }
 
 @Suite struct LoggerTests {
+    /// A reader that stops draining (a full pipe, as a stalled journald or a serial console held
+    /// by flow control makes it) must not block the agent's thread: lines drop, counted, and
+    /// the first line that gets through again is preceded by the count.
+    @Test func stalledOutputDropsAndCounts() throws {
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        var chunk = [UInt8](repeating: 0x2e, count: 4096)
+        var filled = 0
+        while true {
+            let n = write(fds[1], &chunk, chunk.count)
+            if n <= 0 { break }
+            filled += n
+        }
+        #expect(filled >= 4096)
+        let log = Logger(target: .file("/proc/self/fd/\(fds[1])"))
+        for i in 0..<50 { log.info("line \(i)") }
+        #expect(log.linesDropped == 50)
+        #expect(log.linesWritten == 0)
+        var drained = 0
+        while true {
+            let n = read(fds[0], &chunk, chunk.count)
+            if n <= 0 { break }
+            drained += n
+        }
+        #expect(drained == filled)
+        log.info("after")
+        var got = [UInt8](repeating: 0, count: 512)
+        let n = read(fds[0], &got, got.count)
+        #expect(n > 0)
+        let text = String(decoding: got.prefix(max(n, 0)), as: UTF8.self)
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.count == 2)
+        #expect(lines.first?.hasSuffix(" W 50 log lines dropped: log output stalled") == true)
+        #expect(lines.last?.hasSuffix(" I after") == true)
+        #expect(log.linesWritten == 1 && log.linesDropped == 50)
+        log.info("again")          // the count is reported once
+        let m = read(fds[0], &got, got.count)
+        #expect(String(decoding: got.prefix(max(m, 0)), as: UTF8.self).hasSuffix(" I again\n"))
+    }
+
     @Test func fileTargetFormatAndLevels() {
         let dir = makeTempDir("log")
         let path = dir + "/t.log"

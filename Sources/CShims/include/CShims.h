@@ -37,6 +37,14 @@ void tether_set_errno(int value);
 
 /// Writes all of `len` bytes to `fd`, retrying on EINTR/short writes. Returns 0 or -errno.
 int tether_write_all(int fd, const void *buf, size_t len);
+/// A descriptor for writing log lines to stderr that never blocks the one thread: a pipe, tty or
+/// other device is reopened through /proc/self/fd/2 with O_NONBLOCK (its own open file
+/// description, so the flag does not reach the parent or siblings sharing stderr); a regular
+/// file, or anything that cannot be reopened, is fd 2 itself. *is_socket is set for a socket
+/// (journald's stdout stream), which is written with send(MSG_DONTWAIT) instead.
+int tether_log_open_stderr(int *is_socket);
+/// One write without blocking: bytes written, or -errno (-EAGAIN: the reader is stalled).
+long tether_log_write(int fd, int is_socket, const void *buf, size_t len);
 
 /// Command line: Embedded Swift has no CommandLine, so argv is read from /proc/self/cmdline
 /// once (Linux and qemu-user both provide it). Returns argc; argv strings stay valid forever.

@@ -81,6 +81,7 @@ class Hub:
         self.web_endpoints: dict[str, list[WebEndpoint]] = {}     # uid -> listeners
         self.floods: dict[str, Flood] = {}                         # uid -> last flood
         self.gateway = None
+        self.keepalives_forwarded = 0   # agent keepalives forwarded to users (gateway mode)
         self.app = self._make_app()
 
     # -- app ----------------------------------------------------------------------------
@@ -366,6 +367,7 @@ class Hub:
         return web.json_response({
             "devices": [d.as_json(w) for d in self.devices.values()],
             "gateway_port": self.gateway.port if self.gateway else None,
+            "keepalives_forwarded": self.keepalives_forwarded,
             "config": {k: v for k, v in vars(self.cfg).items() if k != "tenants"}
             | {"tenants": self.cfg.tenants}})
 

@@ -160,7 +160,7 @@ extension AgentConfig {
         var config = AgentConfig(
             server: server, privateKeyPath: keyPath, tenantID: tenant?.value ?? "",
             pairingCode: src.shellhub("PAIRING_CODE")?.value ?? "",
-            installKey: src.shellhub("INSTALL_KEY")?.value ?? "",
+            provisioningKey: (src.shellhub("PROVISIONING_KEY") ?? src.shellhub("INSTALL_KEY"))?.value ?? "",
             sessionKeepaliveSeconds: keepalive,
             preferredHostname: hostname?.value ?? "", preferredIdentity: identity?.value ?? "",
             singleUserPassword: password?.value ?? "", permitEmptyPasswords: permitEmpty,

@@ -26,7 +26,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
     private var link: Link?
     private var ws: WebSocketLink?
     private var api: APIExchange?
-    private var auth: DeviceAuthCall?
+    private var auth: DeviceAuthFlow?
     private var timer = TimerToken.none
 
     func line(_ name: String, _ ok: Bool, _ text: String) {
@@ -216,11 +216,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
 
     private func authStep() {
         guard let ctx = context else { return }
-        let id = ctx.identity
-        let request = DeviceAuthRequest(info: id.info, hostname: id.hostname, mac: id.mac,
-                                        publicKey: id.publicKeyPEM, tenantID: ctx.tenant,
-                                        installKey: ctx.config.installKey)
-        auth = DeviceAuthCall(context: ctx, request: request) { [self] verdict, response, failure in
+        auth = DeviceAuthFlow(context: ctx) { [self] verdict, response, failure in
             switch verdict {
             case .authenticated(let token):
                 let r = response

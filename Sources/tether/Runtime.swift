@@ -24,7 +24,7 @@ final class Runtime: TunnelOwner {
     private let policy: AgentPolicy
     private var lifecycle: TunnelLifecycle
     private var timer = TimerToken.none
-    private var auth: DeviceAuthCall?
+    private var auth: DeviceAuthFlow?
     /// Tenant-less start: pairing runs first (PROTOCOL.md 4.6), then the lifecycle.
     private var pairing: PairingFlow?
     private var pairingCall: PairingCall?
@@ -48,7 +48,8 @@ final class Runtime: TunnelOwner {
     }
 
     func start() {
-        if ctx.tenantSource == .none {
+        // A provisioning key needs no tenant: the server resolves it from the key.
+        if ctx.tenantSource == .none && ctx.config.provisioningKey.isEmpty {
             startPairing()
         } else {
             perform(lifecycle.start(now: ctx.now))
@@ -73,7 +74,7 @@ final class Runtime: TunnelOwner {
             case .dial(let token): dial(token)
             case .deviceRemoved where ctx.tenantSource == .pairing:
                 // A paired device forgets the tenant and pairs again (PROTOCOL.md 11).
-                ctx.log.error("device removed from its namespace (401): forgetting the paired tenant, pairing again")
+                ctx.log.error("device removed from its namespace (401): forgetting the saved tenant, enrolling again")
                 shutdown()
                 if !Files.remove(ctx.tenantFilePath) {
                     ctx.log.warning("tenant: cannot remove \(ctx.tenantFilePath)")
@@ -81,7 +82,7 @@ final class Runtime: TunnelOwner {
                 ctx.tenant = ""
                 ctx.tenantSource = .none
                 lifecycle = policy.makeLifecycle()
-                startPairing()
+                start()
                 return
             case .deviceRemoved:
                 ctx.log.error("device removed from its namespace (401): stopping")
@@ -143,14 +144,7 @@ final class Runtime: TunnelOwner {
         case .paired(let tenant)?:
             pairing = nil
             pairingCall = nil
-            ctx.tenant = tenant
-            ctx.tenantSource = .pairing
-            do {
-                try Files.writeAtomically(ctx.tenantFilePath, TenantFile.encode(tenant), mode: 0o600)
-                ctx.log.info("paired: tenant \(tenant) (saved in \(ctx.tenantFilePath))")
-            } catch {
-                ctx.log.warning("paired: tenant \(tenant), but \(ctx.tenantFilePath): \(error.message)")
-            }
+            adoptTenant(tenant, how: "paired")
             perform(lifecycle.start(now: ctx.now))
             return
         case nil:
@@ -161,6 +155,19 @@ final class Runtime: TunnelOwner {
         }
         pairingCause = pairing?.lastCause
         rearm()
+    }
+
+    /// A tenant learned from the server (pairing, or a provisioning key's answer): used from
+    /// now on and kept in `<key>.tenant` (0600) for the next start.
+    private func adoptTenant(_ tenant: String, how: String) {
+        ctx.tenant = tenant
+        ctx.tenantSource = .pairing
+        do {
+            try Files.writeAtomically(ctx.tenantFilePath, TenantFile.encode(tenant), mode: 0o600)
+            ctx.log.info("\(how): tenant \(tenant) (saved in \(ctx.tenantFilePath))")
+        } catch {
+            ctx.log.warning("\(how): tenant \(tenant), but \(ctx.tenantFilePath): \(error.message)")
+        }
     }
 
     private func send(_ request: PairingExchange.Request,
@@ -205,15 +212,14 @@ final class Runtime: TunnelOwner {
     // MARK: actions
 
     private func authenticate() {
-        let id = ctx.identity
-        let request = DeviceAuthRequest(
-            info: id.info, hostname: id.hostname, mac: id.mac, publicKey: id.publicKeyPEM,
-            tenantID: ctx.tenant, installKey: ctx.config.installKey)
         auth?.cancel()
-        auth = DeviceAuthCall(context: ctx, request: request) { [self] verdict, response, failure in
+        auth = DeviceAuthFlow(context: ctx) { [self] verdict, response, failure in
             self.auth = nil
             self.lastFailure = failure.map { "auth: " + $0 } ?? ""
             if let r = response {
+                if let t = r.tenantID, !t.isEmpty, self.ctx.tenantSource == .none {
+                    self.adoptTenant(t, how: "provisioned")
+                }
                 if r.name != self.ctx.deviceName || r.status != nil {
                     self.ctx.log.info("auth ok: \(r.name) in \(r.namespace)\(r.status.map { " (" + $0 + ")" } ?? "")")
                 }

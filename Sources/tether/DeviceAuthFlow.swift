@@ -35,7 +35,7 @@ final class DeviceAuthFlow {
                 }
                 self.send(challenge: nil)
             case .failed(let verdict):
-                self.finish(verdict, nil, failure.map { "challenge: " + $0 })
+                self.finish(verdict, nil, failure)
             }
         }
     }

@@ -156,15 +156,17 @@ public final class SSHServerConnection {
                 // (otherwise both only wait), so one goes out per interval, never two.
                 _ = ssh_send_keepalive(session)
                 _ = ssh_send_keepalive(session)
-            }
-            if nextKeepalive == nil || now >= nextKeepalive! {
-                // On a grid of the interval (monotonic clock): every session's keepalive falls
-                // due in the same wake-up, one burst per interval however many sessions.
-                nextKeepalive = (now / interval + 1) * interval
+                nextKeepalive = nil
             }
         }
         while state != .closed, let msg = ssh_message_get(session) {
             if !dispatch(msg, now: now) { ssh_message_free(msg) }
+        }
+        if interval > 0 && state == .open && nextKeepalive == nil {
+            // On a grid of the interval (monotonic clock): every session's keepalive falls due
+            // in the same wake-up, one burst per interval however many sessions. Set after the
+            // message loop, which is where the connection becomes open.
+            nextKeepalive = (now / interval + 1) * interval
         }
         if state == .closed { return }
         if state == .open { serviceChannels(now: now) }

@@ -6,6 +6,7 @@ hub's SSH gateway, which forwards it as `keepalive@shellhub.io` as ShellHub's do
 
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -75,3 +76,20 @@ def test_keepalive_forwarded_by_the_gateway(make_hub, start_agent, tmp_path, int
     else:
         assert seen == []
         assert hub.status()["keepalives_forwarded"] == 0
+
+
+def test_a_connection_without_channels_gets_them_too(make_hub, start_agent, tmp_path):
+    # `ssh -N` (forwardings only, no session channel): kept alive like any other connection.
+    hub = make_hub("--port-map", f"{HOST}=0")
+    start_agent(hub.url, env={"SHELLHUB_KEEPALIVE_INTERVAL": "1"})
+    dev = connected(hub)
+    key = register_user_key(hub, tmp_path / "id_rsa")
+    p = subprocess.Popen(["ssh", "-vvv", "-N", "-p", str(hub.port_map(dev["uid"])), "-i", key, *VERBOSE,
+                          "-o", "ServerAliveInterval=0", "root@127.0.0.1"],
+                         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        time.sleep(5)
+    finally:
+        p.terminate()
+    seen = _global_requests(p.communicate(timeout=10)[1])
+    assert len(seen) >= 3 and set(seen) == {("keepalive@openssh.com", "1")}, seen

@@ -217,6 +217,7 @@ final class Runtime: TunnelOwner {
             self.auth = nil
             self.lastFailure = failure.map { "auth: " + $0 } ?? ""
             if let r = response {
+                if let s = r.status { self.lifecycle.devicePending = s == "pending" }
                 if let t = r.tenantID, !t.isEmpty, self.ctx.tenantSource == .none {
                     self.adoptTenant(t, how: "provisioned")
                 }

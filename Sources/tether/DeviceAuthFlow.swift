@@ -31,7 +31,8 @@ final class DeviceAuthFlow {
                 self.ctx.proofOffered = false
                 if !self.ctx.proofFallbackSaid {
                     self.ctx.proofFallbackSaid = true
-                    self.ctx.log.info("auth: no device key proof on this server (\(status) on challenge); unsigned")
+                    self.ctx.log.info("auth: no device key proof on this server (" + String(status)
+                                      + " on challenge); unsigned")
                 }
                 self.send(challenge: nil)
             case .failed(let verdict):
@@ -56,7 +57,7 @@ final class DeviceAuthFlow {
                 request.challenge = challenge
                 request.signature = DeviceKeyProof.signatureField(rsaSignature: rsa)
             } catch {
-                ctx.log.warning("auth: cannot sign the challenge (\(error.message)); unsigned")
+                ctx.log.warning("auth: cannot sign the challenge (" + error.message + "); unsigned")
             }
         }
         let signed = !request.signature.isEmpty

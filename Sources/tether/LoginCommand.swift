@@ -69,7 +69,7 @@ final class LoginSession {
                 self.ctx.namespace = response?.namespace ?? ""
                 self.ctx.deviceName = response?.name ?? ""
                 if response?.status == "accepted" {
-                    Console.out("Already accepted: \(self.ctx.namespace).\(self.ctx.deviceName)")
+                    Console.out("Already accepted: " + self.deviceText)
                     return self.end(0)
                 }
                 self.requestCode()
@@ -77,9 +77,8 @@ final class LoginSession {
                 Console.out("not registered: the server removed this device (401)")
                 self.end(1)
             case .retry(let cause, _):
-                let why = failure ?? Runtime.describe(cause)
                 Console.out(cause == .refused(404) ? "not registered: SHELLHUB_TENANT_ID names no namespace (404)"
-                                                   : "device auth failed: \(why)")
+                                                   : "device auth failed: " + (failure ?? Runtime.describe(cause)))
                 self.end(1)
             }
         }
@@ -89,12 +88,12 @@ final class LoginSession {
         call = DeviceAPICall(context: ctx, endpoint: .loginCode(token: token)) { [self] answer, failure in
             self.call = nil
             guard case .http(let status, let body) = answer else {
-                Console.out("login code: \(failure ?? "no answer")")
+                Console.out("login code: " + (failure ?? "no answer"))
                 return self.end(1)
             }
             guard status == 200, let code = try? DeviceLoginCode.parse(body) else {
-                Console.out(status == 404 ? "login code: this server has no login codes (404)"
-                                          : "login code: the server answered \(status)")
+                Console.out("login code: the server answered " + String(status)
+                            + (status == 404 ? " (no login codes on this server)" : ""))
                 return self.end(1)
             }
             self.show(code)
@@ -104,17 +103,16 @@ final class LoginSession {
     }
 
     private func show(_ code: DeviceLoginCode) {
-        let base = ctx.config.server.text
-        Console.out("To accept this device, enter this code in the ShellHub console:")
-        Console.out("")
-        Console.out("      \(code.display)")
-        Console.out("")
-        Console.out("at \(base)/accept-device, or open:")
-        Console.out("  \(base)/accept-device?code=\(code.code)")
+        // One write, concatenated (cheaper than interpolation in a board build).
+        let page = ctx.config.server.text + "/accept-device"
         let m = code.expiresInSeconds / 60
-        let left = m > 0 ? "\(m) min" : "\(code.expiresInSeconds) s"
-        Console.out("Waiting for acceptance... (code expires in \(left))")
+        let left = m > 0 ? String(m) + " min" : String(code.expiresInSeconds) + " s"
+        Console.out("To accept this device, enter this code in the ShellHub console:\n\n      "
+                    + code.display + "\n\nat " + page + ", or open:\n  " + page + "?code=" + code.code
+                    + "\nWaiting for acceptance... (code expires in " + left + ")")
     }
+
+    private var deviceText: String { ctx.namespace + "." + ctx.deviceName }
 
     private func schedulePoll() {
         timer = (try? ctx.loop.schedule(afterMilliseconds: LoginSession.pollMs) { [self] in
@@ -132,7 +130,7 @@ final class LoginSession {
             self.call = nil
             if case .http(200, let body) = answer, let status = try? DeviceAuthStatus.parse(body) {
                 if status == "accepted" {
-                    Console.out("Accepted: \(self.ctx.namespace).\(self.ctx.deviceName)")
+                    Console.out("Accepted: " + self.deviceText)
                     return self.end(0)
                 }
                 if status == "rejected" {

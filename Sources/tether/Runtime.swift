@@ -162,11 +162,12 @@ final class Runtime: TunnelOwner {
     private func adoptTenant(_ tenant: String, how: String) {
         ctx.tenant = tenant
         ctx.tenantSource = .pairing
+        let path = ctx.tenantFilePath
         do {
-            try Files.writeAtomically(ctx.tenantFilePath, TenantFile.encode(tenant), mode: 0o600)
-            ctx.log.info("\(how): tenant \(tenant) (saved in \(ctx.tenantFilePath))")
+            try Files.writeAtomically(path, TenantFile.encode(tenant), mode: 0o600)
+            ctx.log.info(how + ": tenant " + tenant + " (saved in " + path + ")")
         } catch {
-            ctx.log.warning("\(how): tenant \(tenant), but \(ctx.tenantFilePath): \(error.message)")
+            ctx.log.warning(how + ": tenant " + tenant + ", but " + path + ": " + error.message)
         }
     }
 

@@ -110,10 +110,13 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
         switch ctx.tenantSource {
         case .configuration: line("tenant", true, ctx.tenant)
         case .pairing: line("tenant", true, "\(ctx.tenant) (paired, \(ctx.tenantFilePath))")
+        case .none where !config.provisioningKey.isEmpty: line("tenant", true, "none: from the provisioning key")
         case .none: line("tenant", true, "none: 'tether run' pairs first (shows a code)")
         }
-        // Without a tenant there is nothing to authenticate as: pairing needs a person.
-        steps = ctx.tenantSource == .none ? [connectStep, infoStep] : [connectStep, infoStep, authStep, tunnelStep]
+        // Without a tenant (or a provisioning key) there is nothing to authenticate as:
+        // pairing needs a person.
+        let canAuth = ctx.tenantSource != .none || !config.provisioningKey.isEmpty
+        steps = canAuth ? [connectStep, infoStep, authStep, tunnelStep] : [connectStep, infoStep]
         next()
         timer = (try? loop.schedule(afterMilliseconds: 90_000) { [self] in
             line("diag", false, "gave up after 90 s")

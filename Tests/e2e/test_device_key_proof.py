@@ -154,3 +154,21 @@ def test_every_refusal_with_the_agents_own_proof(make_hub, start_agent, device_k
     hub.api("POST", f"/api/hub/devices/{dev['uid']}/revoke-tokens")
     hub.wait_device(lambda d: d["connects"] >= 2 and d["connected"], timeout=60)
     assert agent.returncode is None
+
+
+def test_a_server_upgraded_under_a_running_agent_gets_the_proof(make_hub, start_agent):
+    # rc.6 first (no challenge route: unsigned), then, on the same address, a server that
+    # requires the proof: the unsigned auth gets 403 and the next one is signed.
+    from hub.testing import free_port
+    port = str(free_port())
+    old = make_hub("--port", port, "--no-device-key-proof")
+    agent = start_agent(old.url, env={"SHELLHUB_PREFERRED_IDENTITY": MAC})
+    old.wait_device()
+    agent.wait_log(FALLBACK)
+    old.stop()
+    new = make_hub("--port", port, "--require-device-key-proof")
+    dev = new.wait_device(lambda d: d["connected"], timeout=90)
+    assert dev["proven"] is True
+    log = proof_log(new)
+    assert log["requests"]["unsigned"] >= 1 and log["requests"]["signed"] >= 1
+    assert len(re.findall(FALLBACK, agent.log())) == 1

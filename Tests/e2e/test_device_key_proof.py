@@ -172,3 +172,20 @@ def test_a_server_upgraded_under_a_running_agent_gets_the_proof(make_hub, start_
     log = proof_log(new)
     assert log["requests"]["unsigned"] >= 1 and log["requests"]["signed"] >= 1
     assert len(re.findall(FALLBACK, agent.log())) == 1
+
+
+def test_a_pending_device_reauthenticates_within_about_a_minute(make_hub, start_agent):
+    # The server re-evaluates a pending device's enrollment on its auth, at most once a minute
+    # (server/api/services/enrollment.go): the agent re-authenticates every 60 s +- 20 % while
+    # pending, instead of its quiet 4 h (TunnelLifecycleTests covers the way back).
+    hub = make_hub("--no-auto-accept")
+    start_agent(hub.url, env={"SHELLHUB_PREFERRED_IDENTITY": MAC})
+    dev = hub.wait_device(lambda d: d["connected"])
+    assert dev["status"] == "pending"
+    t0 = time.monotonic()
+    while proof_log(hub)["requests"]["signed"] < 2 and time.monotonic() - t0 < 90:
+        time.sleep(1)
+    waited = time.monotonic() - t0
+    assert proof_log(hub)["requests"]["signed"] == 2, waited
+    assert 40 <= waited <= 80, waited
+    assert hub.device(dev["uid"])["connects"] == 1   # the tunnel stayed up

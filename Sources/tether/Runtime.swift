@@ -77,7 +77,7 @@ final class Runtime: TunnelOwner {
                 ctx.log.error("device removed from its namespace (401): forgetting the saved tenant, enrolling again")
                 shutdown()
                 if !Files.remove(ctx.tenantFilePath) {
-                    ctx.log.warning("tenant: cannot remove \(ctx.tenantFilePath)")
+                    ctx.log.warning("tenant: cannot remove " + ctx.tenantFilePath)
                 }
                 ctx.tenant = ""
                 ctx.tenantSource = .none
@@ -121,7 +121,7 @@ final class Runtime: TunnelOwner {
         let first = flow.start(now: ctx.now)
         pairing = flow
         pairingCause = nil
-        ctx.log.info("no tenant: pairing with \(ctx.config.server.text)")
+        ctx.log.info("no tenant: pairing with " + ctx.config.server.text)
         performPairing(first)
     }
 
@@ -136,11 +136,11 @@ final class Runtime: TunnelOwner {
         case .poll(let code)?:
             send(.status(code: code)) { r, o in r.pairing?.pollFinished(o, now: r.ctx.now, using: &r.ctx.rng) }
         case .show(let code, let seconds)?:
-            ctx.log.info("pairing code \(PairingAnswer.display(code)), valid \(seconds / 60) min: accept it at")
-            ctx.log.info("  \(ctx.config.server.text)/accept-device?code=\(code)")
+            ctx.log.info("pairing code " + PairingAnswer.display(code) + ", valid " + String(seconds / 60) + " min: accept it at")
+            ctx.log.info("  " + ctx.config.server.text + "/accept-device?code=" + code)
         case .codeEnded(let end)?:
             let wait = pairing?.nextDeadline.map { ($0 - ctx.now) / 60_000 } ?? 0
-            ctx.log.warning("pairing code \(end == .expired ? "expired" : "rejected"); next code in \(wait) min (or restart)")
+            ctx.log.warning("pairing code " + (end == .expired ? "expired" : "rejected") + "; next code in " + String(wait) + " min (or restart)")
         case .paired(let tenant)?:
             pairing = nil
             pairingCall = nil
@@ -151,7 +151,7 @@ final class Runtime: TunnelOwner {
             break
         }
         if let cause = pairing?.lastCause, cause != pairingCause {
-            ctx.log.warning("pairing: \(pairingFailure ?? Runtime.describe(cause)); retrying")
+            ctx.log.warning("pairing: " + (pairingFailure ?? Runtime.describe(cause)) + "; retrying")
         }
         pairingCause = pairing?.lastCause
         rearm()
@@ -191,11 +191,11 @@ final class Runtime: TunnelOwner {
         if let last = lastLogged, last.0 == phase, last.1 == cause, last.2 == detail { return }
         lastLogged = (phase, cause, detail)
         if phase == .connected {
-            ctx.log.info("online: \(ctx.namespace).\(ctx.deviceName) via \(ctx.config.transport == .v2 ? "v2" : "v1")")
+            ctx.log.info("online: " + ctx.namespace + "." + ctx.deviceName + " via " + (ctx.config.transport == .v2 ? "v2" : "v1"))
         } else {
             let wait = lifecycle.nextDeadline.map { ($0 - ctx.now) / 1000 } ?? 0
             let why = detail.isEmpty ? Runtime.describe(cause) : detail
-            ctx.log.warning("offline: \(why); retrying (next in \(wait) s)")
+            ctx.log.warning("offline: " + why + "; retrying (next in " + String(wait) + " s)")
         }
     }
 
@@ -204,8 +204,8 @@ final class Runtime: TunnelOwner {
         case nil: return "disconnected"
         case .network: return "network error"
         case .rateLimited: return "rate limited (429)"
-        case .serverError(let s): return "server error \(s)"
-        case .refused(let s): return "refused (\(s))"
+        case .serverError(let s): return "server error " + String(s)
+        case .refused(let s): return "refused (" + String(s) + ")"
         case .badResponse: return "bad answer from server"
         }
     }
@@ -223,7 +223,7 @@ final class Runtime: TunnelOwner {
                     self.adoptTenant(t, how: "provisioned")
                 }
                 if r.name != self.ctx.deviceName || r.status != nil {
-                    self.ctx.log.info("auth ok: \(r.name) in \(r.namespace)\(r.status.map { " (" + $0 + ")" } ?? "")")
+                    self.ctx.log.info("auth ok: " + r.name + " in " + r.namespace + (r.status.map { " (" + $0 + ")" } ?? ""))
                 }
                 self.ctx.deviceName = r.name
                 self.ctx.token = r.token
@@ -250,7 +250,7 @@ final class Runtime: TunnelOwner {
         guard tunnel === self.tunnel else { return }
         self.tunnel = nil
         if wasUp {
-            ctx.log.warning("tunnel lost: \(end.text)")
+            ctx.log.warning("tunnel lost: " + end.text)
             lifecycle.tunnelLost(now: ctx.now, using: &ctx.rng)
             perform(nil)
         } else {

@@ -7,6 +7,8 @@ same device key."""
 
 import base64
 import json
+import os
+import shutil
 import re
 import time
 import urllib.error
@@ -189,3 +191,18 @@ def test_a_pending_device_reauthenticates_within_about_a_minute(make_hub, start_
     assert proof_log(hub)["requests"]["signed"] == 2, waited
     assert 40 <= waited <= 80, waited
     assert hub.device(dev["uid"])["connects"] == 1   # the tunnel stayed up
+
+
+BOARD = os.path.join(os.path.dirname(__file__), "..", "..", "dist", "raspberrypi4", "tether")
+
+
+@pytest.mark.skipif(not os.path.exists(BOARD) or not shutil.which("qemu-aarch64-static"),
+                    reason="no aarch64 board binary (make cross BOARD=raspberrypi4)")
+def test_the_board_binary_signs_under_qemu(make_hub, start_agent):
+    # The Embedded build's mbedTLS signature, checked by the hub's Python verifier, on a hub
+    # that refuses unsigned agents.
+    hub = make_hub("--require-device-key-proof")
+    start_agent(hub.url, env={"SHELLHUB_PREFERRED_IDENTITY": MAC}, command=["qemu-aarch64-static", BOARD])
+    dev = hub.wait_device(timeout=90)
+    assert dev["proven"] is True
+    assert proof_log(hub)["requests"]["unsigned"] == 0

@@ -43,7 +43,7 @@ let package = Package(
             name: "TetherAgentTests", dependencies: ["TetherAgent", "TetherWire"],
             path: "Tests/TetherAgentTests"),
         .testTarget(
-            name: "TetherPlatformTests", dependencies: ["TetherPlatform", "TetherSSH", "CShims"],
+            name: "TetherPlatformTests", dependencies: ["TetherPlatform", "TetherSSH", "TetherWire", "CShims"],
             path: "Tests/TetherPlatformTests"),
         .testTarget(
             name: "TetherSSHTests", dependencies: ["TetherSSH", "TetherPlatform", "CShims"],

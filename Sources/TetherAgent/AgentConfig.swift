@@ -10,7 +10,9 @@ public struct AgentConfig {
     public var privateKeyPath: String
     public var tenantID: String
     public var pairingCode: String
-    public var installKey: String
+    /// `PROVISIONING_KEY`, or its older name `INSTALL_KEY`: enrols the device into the key's
+    /// namespace (the server resolves the tenant when none is configured).
+    public var provisioningKey: String
     /// Per-SSH-session keepalive interval (`KEEPALIVE_INTERVAL`); never 0.
     public var sessionKeepaliveSeconds: UInt32
     public var preferredHostname: String

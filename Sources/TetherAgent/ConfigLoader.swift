@@ -64,7 +64,8 @@ extension AgentConfig {
         }
 
         var keepalive = ConfigLimits.defaultSessionKeepaliveSeconds
-        if let v = src.shellhub("KEEPALIVE_INTERVAL") {
+        let keepaliveSetting = src.shellhub("KEEPALIVE_INTERVAL")
+        if let v = keepaliveSetting {
             guard let n = GoSyntax.parseUInt(v.value), n <= UInt64(UInt32.max) else {
                 throw .invalid(variable: v.name, value: v.value, reason: "not a uint32 of seconds")
             }
@@ -145,7 +146,10 @@ extension AgentConfig {
             default: throw .invalid(variable: v.name, value: v.value, reason: "must be stderr or syslog")
             }
         }
-        var sshKeepalive = false
+        // Per-session SSH keepalives: on when KEEPALIVE_INTERVAL is set explicitly (whoever
+        // sets it wants them: ShellHub's "keepalive reaches the client"), off when it is unset
+        // (quiet); TETHER_SSH_KEEPALIVE, when set, decides either way.
+        var sshKeepalive = keepaliveSetting != nil
         if let v = src.exact("TETHER_SSH_KEEPALIVE") {
             guard let b = ConfigText.parseBool(v.value) else {
                 throw .invalid(variable: v.name, value: v.value, reason: "must be true or false")
@@ -156,7 +160,7 @@ extension AgentConfig {
         var config = AgentConfig(
             server: server, privateKeyPath: keyPath, tenantID: tenant?.value ?? "",
             pairingCode: src.shellhub("PAIRING_CODE")?.value ?? "",
-            installKey: src.shellhub("INSTALL_KEY")?.value ?? "",
+            provisioningKey: (src.shellhub("PROVISIONING_KEY") ?? src.shellhub("INSTALL_KEY"))?.value ?? "",
             sessionKeepaliveSeconds: keepalive,
             preferredHostname: hostname?.value ?? "", preferredIdentity: identity?.value ?? "",
             singleUserPassword: password?.value ?? "", permitEmptyPasswords: permitEmpty,

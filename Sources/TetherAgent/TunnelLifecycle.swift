@@ -51,6 +51,10 @@ public struct TunnelLifecycle: Sendable {
     /// drops sooner keeps backing off, so a flapping tunnel cannot redial in a tight loop.
     public let stableAfter: Millis
 
+    /// What the last device auth answer said: `status` pending (an answer without a status,
+    /// the server's 30 s cache, changes nothing). Set by the runtime before `authFinished`.
+    public var devicePending = false
+
     private var waitUntil: Instant? = nil
     private var reauthAt: Instant? = nil
     private var periodicAuthInFlight = false
@@ -176,6 +180,6 @@ public struct TunnelLifecycle: Sendable {
     }
 
     private mutating func scheduleReauth<R: RandomNumberGenerator>(after: Instant, using rng: inout R) {
-        reauthAt = reauth.nextDelay(using: &rng).map { after + $0 }
+        reauthAt = reauth.nextDelay(pending: devicePending, using: &rng).map { after + $0 }
     }
 }

@@ -143,8 +143,30 @@ public final class SSHServerConnection {
             SSHLog.debug("conn \(peer): keys exchanged")
         }
         _ = ssh_blocking_flush(session, 0)
+        // Before the message loop: collecting a keepalive reply reads packets, and what
+        // they queue is taken by the loop below.
+        let interval = server.config.keepaliveIntervalMs
+        if interval > 0 && state == .open {
+            if let due = nextKeepalive, now >= due {
+                // keepalive@openssh.com, want_reply 1. ShellHub takes any global request named
+                // keepalive* and forwards keepalive@shellhub.io to the user's client
+                // (server/ssh/session/session.go). libssh keeps one global request pending
+                // until a later call collects its reply, and a call that collects sends
+                // nothing: the second call sends when the first collected the last reply
+                // (otherwise both only wait), so one goes out per interval, never two.
+                _ = ssh_send_keepalive(session)
+                _ = ssh_send_keepalive(session)
+                nextKeepalive = nil
+            }
+        }
         while state != .closed, let msg = ssh_message_get(session) {
             if !dispatch(msg, now: now) { ssh_message_free(msg) }
+        }
+        if interval > 0 && state == .open && nextKeepalive == nil {
+            // On a grid of the interval (monotonic clock): every session's keepalive falls due
+            // in the same wake-up, one burst per interval however many sessions. Set after the
+            // message loop, which is where the connection becomes open.
+            nextKeepalive = (now / interval + 1) * interval
         }
         if state == .closed { return }
         if state == .open { serviceChannels(now: now) }
@@ -154,15 +176,6 @@ public final class SSHServerConnection {
             let byPeer = (status & SSH_CLOSED_ERROR) == 0 || err.hasPrefix("Received SSH_MSG_DISCONNECT")
             teardown(byPeer ? "closed by peer" : "connection error: \(err)")
             return
-        }
-        if server.config.keepaliveIntervalMs > 0 && state == .open {
-            if let due = nextKeepalive, now >= due {
-                // keepalive@openssh.com, want_reply 1; libssh handles the reply itself.
-                _ = ssh_send_keepalive(session)
-                nextKeepalive = now + server.config.keepaliveIntervalMs
-            } else if nextKeepalive == nil {
-                nextKeepalive = now + server.config.keepaliveIntervalMs
-            }
         }
     }
 

@@ -68,13 +68,17 @@ final class SessionChannel: ChannelHandler {
                 pxWidth: tether_ssh_msg_pty_pxwidth(msg), pxHeight: tether_ssh_msg_pty_pxheight(msg))
             return true
         case Int32(SSH_CHANNEL_REQUEST_ENV.rawValue):
-            guard !started, clientEnv.count < SSHLimits.clientEnvVariables,
+            // Before the program starts, accepted and dropped unless LANG/LC_* (as the Go
+            // agent): Go clients treat a refused env request as an error ("ssh: setenv
+            // failed"). Past the limit, dropped the same way.
+            if started { return false }
+            guard clientEnv.count < SSHLimits.clientEnvVariables,
                   let n = ssh_message_channel_request_env_name(msg),
-                  let v = ssh_message_channel_request_env_value(msg) else { return false }
+                  let v = ssh_message_channel_request_env_value(msg) else { return true }
             let name = String(cString: n)
             let value = String(cString: v)
             guard SessionEnvironment.acceptsClientVariable(name: name, value: value) else {
-                return false
+                return true
             }
             clientEnv.removeAll { $0.0 == name }
             clientEnv.append((name, value))

@@ -15,21 +15,30 @@ public struct DeviceInfo: Equatable {
     }
 }
 
-/// Body of `POST /api/devices/auth` (PROTOCOL.md 4.2). Member order follows the protocol text;
-/// `hostname`, `install_key` and `sessions` are omitted when empty; `identity` is always present
-/// because the server rejects a body without it.
+/// Body of `POST /api/devices/auth` (PROTOCOL.md 4.2, docs/protocol-changes.md). Member order
+/// follows the protocol text; `hostname`, `install_key`, `provisioning_key`, `challenge`,
+/// `signature` and `sessions` are omitted when empty, and `tenant_id` too when a provisioning
+/// key is sent without it (the server then resolves the tenant from the key); `identity` is
+/// always present because the server rejects a body without it.
 public struct DeviceAuthRequest: Equatable {
     public var info: DeviceInfo
     public var hostname: String
     public var mac: String
     public var publicKey: String
     public var tenantID: String
+    /// `install_key`: the older servers' name of the key (up to v0.27.0-rc.6).
     public var installKey: String
+    /// `provisioning_key`: the newer servers' name.
+    public var provisioningKey: String
+    /// The device key proof: the server's challenge and `DeviceKeyProof.signatureField`.
+    public var challenge: String
+    public var signature: String
     public var sessions: [String]
 
     public init(
         info: DeviceInfo, hostname: String = "", mac: String, publicKey: String, tenantID: String,
-        installKey: String = "", sessions: [String] = []
+        installKey: String = "", provisioningKey: String = "", challenge: String = "",
+        signature: String = "", sessions: [String] = []
     ) {
         self.info = info
         self.hostname = hostname
@@ -37,7 +46,17 @@ public struct DeviceAuthRequest: Equatable {
         self.publicKey = publicKey
         self.tenantID = tenantID
         self.installKey = installKey
+        self.provisioningKey = provisioningKey
+        self.challenge = challenge
+        self.signature = signature
         self.sessions = sessions
+    }
+
+    /// What the signature covers: the members as this request sends them.
+    public func proofStatement(challenge: String) -> [UInt8] {
+        DeviceKeyProof.statement(
+            challenge: challenge, tenantID: tenantID, provisioningKey: provisioningKey,
+            publicKey: publicKey)
     }
 
     /// The compact JSON body.
@@ -48,8 +67,15 @@ public struct DeviceAuthRequest: Equatable {
         w.fieldOmitEmpty("hostname", hostname)
         DeviceInfo.writeIdentity(mac: mac, into: &w)
         w.field("public_key", publicKey)
-        w.field("tenant_id", tenantID)
+        if provisioningKey.isEmpty {
+            w.field("tenant_id", tenantID)
+        } else {
+            w.fieldOmitEmpty("tenant_id", tenantID)
+        }
         w.fieldOmitEmpty("install_key", installKey)
+        w.fieldOmitEmpty("provisioning_key", provisioningKey)
+        w.fieldOmitEmpty("challenge", challenge)
+        w.fieldOmitEmpty("signature", signature)
         if !sessions.isEmpty {
             w.key("sessions")
             w.beginArray()

@@ -36,4 +36,11 @@ enum ShellHubAPIFields {
         guard let s = try optionalString(v, name) else { throw .missingField(name) }
         return s
     }
+
+    /// An integer member (Go's int), nil when absent or null.
+    static func optionalInt(_ v: JSONValue, _ name: String) throws(ShellHubAPIError) -> Int64? {
+        guard let m = v[name], !m.isNull else { return nil }
+        guard let n = m.int64 else { throw .wrongType(name) }
+        return n
+    }
 }

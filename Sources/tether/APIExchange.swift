@@ -81,6 +81,10 @@ extension DeviceAuthExchange: APIAnswer {
     mutating func feed(_ bytes: UnsafeRawBufferPointer) -> DeviceAuthVerdict? { receive(bytes) }
 }
 
+extension DeviceAPIRequest: APIAnswer {
+    mutating func feed(_ bytes: UnsafeRawBufferPointer) -> Answer? { receive(bytes) }
+}
+
 extension PairingExchange: APIAnswer {
     mutating func feed(_ bytes: UnsafeRawBufferPointer) -> PairingOutcome? { receive(bytes) }
 }
@@ -126,6 +130,18 @@ final class APICall<X: APIAnswer> {
 
 typealias DeviceAuthCall = APICall<DeviceAuthExchange>
 typealias PairingCall = APICall<PairingExchange>
+typealias DeviceAPICall = APICall<DeviceAPIRequest>
+
+extension APICall where X == DeviceAPIRequest {
+    /// A body-less device API request (challenge, login code, status); the completion gets
+    /// the answer and the network failure text.
+    convenience init(context: RuntimeContext, endpoint: DeviceAPIRequest.Endpoint,
+                     completion: @escaping (DeviceAPIRequest.Answer, String?) -> Void) {
+        let x = DeviceAPIRequest(endpoint)
+        let bytes = (try? x.requestBytes(server: context.config.server, agentVersion: context.versionString)) ?? []
+        self.init(context: context, exchange: x, request: bytes) { a, _, f in completion(a, f) }
+    }
+}
 
 extension APICall where X == DeviceAuthExchange {
     /// `POST /api/devices/auth`; the completion gets the verdict, the parsed 200 answer, and

@@ -39,24 +39,12 @@ func agentCommand(_ args: [String]) -> Int {
     case .success(let id): identity = id
     }
 
-    var tls: TLSContext? = nil
-    if config.server.isTLS {
-        var settings = TLSSettings.fromEnvironment()
-        if let f = config.sslCertFile { settings.caFile = f }
-        if let d = config.sslCertDir { settings.caDirectory = d }
-        switch config.tlsMaxFragment {
-        case 512: settings.maxFragment = .b512
-        case 1024: settings.maxFragment = .b1024
-        case 2048: settings.maxFragment = .b2048
-        case 4096: settings.maxFragment = .b4096
-        default: settings.maxFragment = .none
-        }
-        do {
-            tls = try TLSContext(settings: settings)
-        } catch {
-            log.error("TLS: " + error.message)
-            return 2
-        }
+    let tls: TLSContext?
+    switch agentTLS(config) {
+    case .failure(let why):
+        log.error(why.message)
+        return 2
+    case .success(let t): tls = t
     }
 
     let context = RuntimeContext(loop: loop, resolver: Resolver(loop: loop), tls: tls,
@@ -84,6 +72,27 @@ func agentCommand(_ args: [String]) -> Int {
     runtime.start()
     loop.run()
     return Int(runtime.exitStatus ?? 0)
+}
+
+/// The TLS client context of an `https://` server (nil for `http://`), with the
+/// configuration's trust and max fragment length.
+func agentTLS(_ config: AgentConfig) -> Result<TLSContext?, StartupError> {
+    guard config.server.isTLS else { return .success(nil) }
+    var settings = TLSSettings.fromEnvironment()
+    if let f = config.sslCertFile { settings.caFile = f }
+    if let d = config.sslCertDir { settings.caDirectory = d }
+    switch config.tlsMaxFragment {
+    case 512: settings.maxFragment = .b512
+    case 1024: settings.maxFragment = .b1024
+    case 2048: settings.maxFragment = .b2048
+    case 4096: settings.maxFragment = .b4096
+    default: settings.maxFragment = .none
+    }
+    do {
+        return .success(try TLSContext(settings: settings))
+    } catch {
+        return .failure(StartupError("TLS: " + error.message))
+    }
 }
 
 /// Maps the configuration's log settings onto the platform logger.

@@ -26,7 +26,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
     private var link: Link?
     private var ws: WebSocketLink?
     private var api: APIExchange?
-    private var auth: DeviceAuthCall?
+    private var auth: DeviceAuthFlow?
     private var timer = TimerToken.none
 
     func line(_ name: String, _ ok: Bool, _ text: String) {
@@ -110,10 +110,13 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
         switch ctx.tenantSource {
         case .configuration: line("tenant", true, ctx.tenant)
         case .pairing: line("tenant", true, "\(ctx.tenant) (paired, \(ctx.tenantFilePath))")
+        case .none where !config.provisioningKey.isEmpty: line("tenant", true, "none: from the provisioning key")
         case .none: line("tenant", true, "none: 'tether run' pairs first (shows a code)")
         }
-        // Without a tenant there is nothing to authenticate as: pairing needs a person.
-        steps = ctx.tenantSource == .none ? [connectStep, infoStep] : [connectStep, infoStep, authStep, tunnelStep]
+        // Without a tenant (or a provisioning key) there is nothing to authenticate as:
+        // pairing needs a person.
+        let canAuth = ctx.tenantSource != .none || !config.provisioningKey.isEmpty
+        steps = canAuth ? [connectStep, infoStep, authStep, tunnelStep] : [connectStep, infoStep]
         next()
         timer = (try? loop.schedule(afterMilliseconds: 90_000) { [self] in
             line("diag", false, "gave up after 90 s")
@@ -216,11 +219,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
 
     private func authStep() {
         guard let ctx = context else { return }
-        let id = ctx.identity
-        let request = DeviceAuthRequest(info: id.info, hostname: id.hostname, mac: id.mac,
-                                        publicKey: id.publicKeyPEM, tenantID: ctx.tenant,
-                                        installKey: ctx.config.installKey)
-        auth = DeviceAuthCall(context: ctx, request: request) { [self] verdict, response, failure in
+        auth = DeviceAuthFlow(context: ctx) { [self] verdict, response, failure in
             switch verdict {
             case .authenticated(let token):
                 let r = response

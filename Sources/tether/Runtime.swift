@@ -24,7 +24,7 @@ final class Runtime: TunnelOwner {
     private let policy: AgentPolicy
     private var lifecycle: TunnelLifecycle
     private var timer = TimerToken.none
-    private var auth: DeviceAuthCall?
+    private var auth: DeviceAuthFlow?
     /// Tenant-less start: pairing runs first (PROTOCOL.md 4.6), then the lifecycle.
     private var pairing: PairingFlow?
     private var pairingCall: PairingCall?
@@ -48,7 +48,8 @@ final class Runtime: TunnelOwner {
     }
 
     func start() {
-        if ctx.tenantSource == .none {
+        // A provisioning key needs no tenant: the server resolves it from the key.
+        if ctx.tenantSource == .none && ctx.config.provisioningKey.isEmpty {
             startPairing()
         } else {
             perform(lifecycle.start(now: ctx.now))
@@ -73,15 +74,15 @@ final class Runtime: TunnelOwner {
             case .dial(let token): dial(token)
             case .deviceRemoved where ctx.tenantSource == .pairing:
                 // A paired device forgets the tenant and pairs again (PROTOCOL.md 11).
-                ctx.log.error("device removed from its namespace (401): forgetting the paired tenant, pairing again")
+                ctx.log.error("device removed from its namespace (401): forgetting the saved tenant, enrolling again")
                 shutdown()
                 if !Files.remove(ctx.tenantFilePath) {
-                    ctx.log.warning("tenant: cannot remove \(ctx.tenantFilePath)")
+                    ctx.log.warning("tenant: cannot remove " + ctx.tenantFilePath)
                 }
                 ctx.tenant = ""
                 ctx.tenantSource = .none
                 lifecycle = policy.makeLifecycle()
-                startPairing()
+                start()
                 return
             case .deviceRemoved:
                 ctx.log.error("device removed from its namespace (401): stopping")
@@ -120,7 +121,7 @@ final class Runtime: TunnelOwner {
         let first = flow.start(now: ctx.now)
         pairing = flow
         pairingCause = nil
-        ctx.log.info("no tenant: pairing with \(ctx.config.server.text)")
+        ctx.log.info("no tenant: pairing with " + ctx.config.server.text)
         performPairing(first)
     }
 
@@ -135,32 +136,39 @@ final class Runtime: TunnelOwner {
         case .poll(let code)?:
             send(.status(code: code)) { r, o in r.pairing?.pollFinished(o, now: r.ctx.now, using: &r.ctx.rng) }
         case .show(let code, let seconds)?:
-            ctx.log.info("pairing code \(PairingAnswer.display(code)), valid \(seconds / 60) min: accept it at")
-            ctx.log.info("  \(ctx.config.server.text)/accept-device?code=\(code)")
+            ctx.log.info("pairing code " + PairingAnswer.display(code) + ", valid " + String(seconds / 60) + " min: accept it at")
+            ctx.log.info("  " + ctx.config.server.text + "/accept-device?code=" + code)
         case .codeEnded(let end)?:
             let wait = pairing?.nextDeadline.map { ($0 - ctx.now) / 60_000 } ?? 0
-            ctx.log.warning("pairing code \(end == .expired ? "expired" : "rejected"); next code in \(wait) min (or restart)")
+            ctx.log.warning("pairing code " + (end == .expired ? "expired" : "rejected") + "; next code in " + String(wait) + " min (or restart)")
         case .paired(let tenant)?:
             pairing = nil
             pairingCall = nil
-            ctx.tenant = tenant
-            ctx.tenantSource = .pairing
-            do {
-                try Files.writeAtomically(ctx.tenantFilePath, TenantFile.encode(tenant), mode: 0o600)
-                ctx.log.info("paired: tenant \(tenant) (saved in \(ctx.tenantFilePath))")
-            } catch {
-                ctx.log.warning("paired: tenant \(tenant), but \(ctx.tenantFilePath): \(error.message)")
-            }
+            adoptTenant(tenant, how: "paired")
             perform(lifecycle.start(now: ctx.now))
             return
         case nil:
             break
         }
         if let cause = pairing?.lastCause, cause != pairingCause {
-            ctx.log.warning("pairing: \(pairingFailure ?? Runtime.describe(cause)); retrying")
+            ctx.log.warning("pairing: " + (pairingFailure ?? Runtime.describe(cause)) + "; retrying")
         }
         pairingCause = pairing?.lastCause
         rearm()
+    }
+
+    /// A tenant learned from the server (pairing, or a provisioning key's answer): used from
+    /// now on and kept in `<key>.tenant` (0600) for the next start.
+    private func adoptTenant(_ tenant: String, how: String) {
+        ctx.tenant = tenant
+        ctx.tenantSource = .pairing
+        let path = ctx.tenantFilePath
+        do {
+            try Files.writeAtomically(path, TenantFile.encode(tenant), mode: 0o600)
+            ctx.log.info(how + ": tenant " + tenant + " (saved in " + path + ")")
+        } catch {
+            ctx.log.warning(how + ": tenant " + tenant + ", but " + path + ": " + error.message)
+        }
     }
 
     private func send(_ request: PairingExchange.Request,
@@ -183,11 +191,11 @@ final class Runtime: TunnelOwner {
         if let last = lastLogged, last.0 == phase, last.1 == cause, last.2 == detail { return }
         lastLogged = (phase, cause, detail)
         if phase == .connected {
-            ctx.log.info("online: \(ctx.namespace).\(ctx.deviceName) via \(ctx.config.transport == .v2 ? "v2" : "v1")")
+            ctx.log.info("online: " + ctx.namespace + "." + ctx.deviceName + " via " + (ctx.config.transport == .v2 ? "v2" : "v1"))
         } else {
             let wait = lifecycle.nextDeadline.map { ($0 - ctx.now) / 1000 } ?? 0
             let why = detail.isEmpty ? Runtime.describe(cause) : detail
-            ctx.log.warning("offline: \(why); retrying (next in \(wait) s)")
+            ctx.log.warning("offline: " + why + "; retrying (next in " + String(wait) + " s)")
         }
     }
 
@@ -196,8 +204,8 @@ final class Runtime: TunnelOwner {
         case nil: return "disconnected"
         case .network: return "network error"
         case .rateLimited: return "rate limited (429)"
-        case .serverError(let s): return "server error \(s)"
-        case .refused(let s): return "refused (\(s))"
+        case .serverError(let s): return "server error " + String(s)
+        case .refused(let s): return "refused (" + String(s) + ")"
         case .badResponse: return "bad answer from server"
         }
     }
@@ -205,17 +213,17 @@ final class Runtime: TunnelOwner {
     // MARK: actions
 
     private func authenticate() {
-        let id = ctx.identity
-        let request = DeviceAuthRequest(
-            info: id.info, hostname: id.hostname, mac: id.mac, publicKey: id.publicKeyPEM,
-            tenantID: ctx.tenant, installKey: ctx.config.installKey)
         auth?.cancel()
-        auth = DeviceAuthCall(context: ctx, request: request) { [self] verdict, response, failure in
+        auth = DeviceAuthFlow(context: ctx) { [self] verdict, response, failure in
             self.auth = nil
             self.lastFailure = failure.map { "auth: " + $0 } ?? ""
             if let r = response {
+                if let s = r.status { self.lifecycle.devicePending = s == "pending" }
+                if let t = r.tenantID, !t.isEmpty, self.ctx.tenantSource == .none {
+                    self.adoptTenant(t, how: "provisioned")
+                }
                 if r.name != self.ctx.deviceName || r.status != nil {
-                    self.ctx.log.info("auth ok: \(r.name) in \(r.namespace)\(r.status.map { " (" + $0 + ")" } ?? "")")
+                    self.ctx.log.info("auth ok: " + r.name + " in " + r.namespace + (r.status.map { " (" + $0 + ")" } ?? ""))
                 }
                 self.ctx.deviceName = r.name
                 self.ctx.token = r.token
@@ -242,7 +250,7 @@ final class Runtime: TunnelOwner {
         guard tunnel === self.tunnel else { return }
         self.tunnel = nil
         if wasUp {
-            ctx.log.warning("tunnel lost: \(end.text)")
+            ctx.log.warning("tunnel lost: " + end.text)
             lifecycle.tunnelLost(now: ctx.now, using: &ctx.rng)
             perform(nil)
         } else {

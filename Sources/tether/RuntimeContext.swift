@@ -23,6 +23,11 @@ final class RuntimeContext {
     /// written by pairing, or none yet: pair first).
     var tenant: String
     var tenantSource: TenantFile.Source
+    /// Whether to ask for a challenge before device auth (off after a server answered the
+    /// challenge request with 4xx; on again after an unsigned auth got 403), and whether the
+    /// fallback to unsigned auth was logged (once per process).
+    var proofOffered = true
+    var proofFallbackSaid = false
     /// Random numbers for jitter (arc4random/getrandom underneath).
     var rng = SystemRandomNumberGenerator()
 

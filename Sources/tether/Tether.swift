@@ -17,6 +17,8 @@ func runTether(arguments: [String]) -> Int {
         return 0
     case "diag":
         return diagCommand(Array(args.dropFirst()))
+    case "login":
+        return loginCommand(Array(args.dropFirst()))
     case "ws-echo":
         #if TETHER_BOARD_BUILD
         Console.err("tether: ws-echo is a host-build tool (conformance tests); not in board builds")
@@ -45,6 +47,8 @@ let usage = """
                     environment or /etc/tether.conf
       diag          check config, clock, key, network, TLS, server, auth and
                     tunnel, one short line each (for a serial console)
+      login         show a code to accept this device in the ShellHub console,
+                    then wait until it is accepted, rejected or the code expires
       --version     print version, target and build mode
       ws-echo URL   echo every WebSocket message of ws://URL back (conformance;
                     host builds only)

@@ -53,6 +53,21 @@ func with(_ extra: [String: String], base: [String: String] = minimal) -> [Strin
         #expect(c.sshSessionKeepalive == false)
     }
 
+    @Test func anExplicitKeepaliveIntervalTurnsSessionKeepalivesOn() throws {
+        // Unset: quiet. Set in the environment or in the config file: on, at that interval.
+        #expect(try loadConfig(minimal).sshSessionKeepalive == false)
+        let env = try loadConfig(with(["SHELLHUB_KEEPALIVE_INTERVAL": "1"]))
+        #expect(env.sshSessionKeepalive == true)
+        #expect(env.sessionKeepaliveSeconds == 1)
+        let file = try loadConfig(minimal, file: "KEEPALIVE_INTERVAL=45\n")
+        #expect(file.sshSessionKeepalive == true)
+        #expect(file.sessionKeepaliveSeconds == 45)
+        // TETHER_SSH_KEEPALIVE still decides when it is set.
+        #expect(try loadConfig(with(["TETHER_SSH_KEEPALIVE": "1"])).sshSessionKeepalive == true)
+        let off = try loadConfig(with(["SHELLHUB_KEEPALIVE_INTERVAL": "5", "TETHER_SSH_KEEPALIVE": "false"]))
+        #expect(off.sshSessionKeepalive == false)
+    }
+
     @Test func bareNamesWorkAndPrefixedWins() throws {
         let bare = [
             "SERVER_ADDRESS": "http://bare.example", "PRIVATE_KEY": "/k",

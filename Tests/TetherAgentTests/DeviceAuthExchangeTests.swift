@@ -71,3 +71,44 @@ import TetherWire
         #expect(x.connectionClosed() == .authenticated(token: "t"))
     }
 }
+
+@Suite struct DeviceAPIRequestTests {
+    let server = try! HTTPServerURL.parse("https://hub.example.com/sh")
+
+    @Test func challengeIsAnAnonymousEmptyPost() throws {
+        let text = String(decoding: try DeviceAPIRequest(.challenge).requestBytes(server: server, agentVersion: "1"),
+                          as: UTF8.self)
+        #expect(text.hasPrefix("POST /sh/api/devices/auth/challenge HTTP/1.1\r\n"))
+        #expect(text.hasSuffix("Content-Length: 0\r\n\r\n"))
+        #expect(!text.contains("Authorization"))
+    }
+
+    @Test func loginCodeAndStatusCarryTheBearer() throws {
+        let code = String(decoding: try DeviceAPIRequest(.loginCode(token: "tok")).requestBytes(
+            server: server, agentVersion: "1"), as: UTF8.self)
+        #expect(code.hasPrefix("POST /sh/api/devices/auth/code HTTP/1.1\r\n"))
+        #expect(code.contains("\r\nAuthorization: Bearer tok\r\n"))
+        #expect(code.hasSuffix("Content-Length: 0\r\n\r\n"))
+        let status = String(decoding: try DeviceAPIRequest(.authStatus(token: "tok")).requestBytes(
+            server: server, agentVersion: "1"), as: UTF8.self)
+        #expect(status.hasPrefix("GET /sh/api/devices/auth/status HTTP/1.1\r\n"))
+    }
+
+    func outcome(_ bytes: [UInt8]) -> ChallengeOutcome {
+        var x = DeviceAPIRequest(.challenge)
+        return ChallengeOutcome(x.receive(bytes) ?? x.connectionClosed())
+    }
+
+    @Test func challengeOutcomes() {
+        #expect(outcome(response("200 OK", body: #"{"challenge":"K3VZ","expires_in":60}"#)) == .challenge("K3VZ"))
+        // v0.27.0-rc.6 and older: no such route.
+        #expect(outcome(response("404 Not Found", body: #"{"message":"Not Found"}"#)) == .notOffered(status: 404))
+        #expect(outcome(response("405 Method Not Allowed")) == .notOffered(status: 405))
+        // A server in trouble is retried like a device auth, never taken for an old one.
+        #expect(outcome(response("503 Service Unavailable")) == .failed(.retry(.serverError(503), retryAfter: nil)))
+        #expect(outcome(response("429 Too Many Requests")) == .failed(.retry(.rateLimited, retryAfter: nil)))
+        #expect(outcome(response("200 OK", body: #"{"challenge":""}"#)) == .failed(.retry(.badResponse, retryAfter: nil)))
+        #expect(outcome(response("200 OK", body: "not json")) == .failed(.retry(.badResponse, retryAfter: nil)))
+        #expect(outcome(Array("HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{".utf8)) == .failed(.retry(.network, retryAfter: nil)))
+    }
+}

@@ -13,6 +13,26 @@ extension TunnelLifecycle {
 @Suite struct TunnelLifecycleTests {
     let hour = ReauthPolicy(interval: .seconds(3600))
 
+    @Test func aPendingDeviceReauthsEveryMinuteUntilAccepted() {
+        var rng = HighestRandom()
+        var l = TunnelLifecycle(reauth: ReauthPolicy(interval: .seconds(4 * 3600)))
+        _ = l.start(now: .s(0))
+        l.devicePending = true
+        _ = l.authFinished(.authenticated(token: "t1"), now: .s(0), using: &rng)
+        _ = l.dialFinished(.connected, now: .s(1), using: &rng)
+        #expect(l.nextDeadline == .s(72))  // 60 s + 20 %
+        #expect(l.timerFired(now: .s(72)) == .authenticate)
+        _ = l.authFinished(.authenticated(token: "t2"), now: .s(73), using: &rng)
+        #expect(l.nextDeadline == .s(73 + 72))
+        // Accepted: back to the quiet interval.
+        #expect(l.timerFired(now: .s(145)) == .authenticate)
+        l.devicePending = false
+        _ = l.authFinished(.authenticated(token: "t3"), now: .s(146), using: &rng)
+        #expect(l.nextDeadline == .s(146 + 4 * 3600 * 12 / 10))
+        // Never more often than the interval itself.
+        #expect(ReauthPolicy(interval: .seconds(30)).nextDelay(pending: true, using: &rng) == 36_000)
+    }
+
     @Test func happyPathThenPeriodicReauth() {
         var rng = HighestRandom()
         var l = TunnelLifecycle(reauth: hour)

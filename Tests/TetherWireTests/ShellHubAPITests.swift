@@ -30,6 +30,42 @@ private func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
         #expect(v["public_key"]?.string == Self.pem)
     }
 
+    @Test func deviceAuthRequestWithProofAndProvisioningKey() throws {
+        var req = DeviceAuthRequest(
+            info: DeviceInfo(id: "debian", prettyName: "Debian", version: "1.0.0", arch: "arm64"),
+            mac: "m", publicKey: Self.pem, tenantID: "", installKey: "pk", provisioningKey: "pk",
+            challenge: "K3VZ", signature: "c2ln")
+        let v = try JSONReader.parse(req.encode())
+        // A provisioning key without a tenant: tenant_id omitted, the server resolves it.
+        #expect(v["tenant_id"] == nil)
+        #expect(v["provisioning_key"]?.string == "pk")
+        #expect(v["install_key"]?.string == "pk")
+        #expect(v["challenge"]?.string == "K3VZ")
+        #expect(v["signature"]?.string == "c2ln")
+        // Without a key, tenant_id is always sent (the server requires it).
+        req.provisioningKey = ""
+        req.installKey = ""
+        let w = try JSONReader.parse(req.encode())
+        #expect(w["tenant_id"]?.string == "")
+        #expect(w["provisioning_key"] == nil)
+    }
+
+    @Test func deviceKeyProofEncoding() throws {
+        // SSH strings: uint32 big-endian length, then the bytes; a member omitted is empty.
+        let m = DeviceKeyProof.statement(challenge: "C", tenantID: "", provisioningKey: "é", publicKey: "P")
+        let expected: [UInt8] = [0, 0, 0, 23] + Array("shellhub-device-auth-v1".utf8)
+            + [0, 0, 0, 1, 0x43] + [0, 0, 0, 0] + [0, 0, 0, 2, 0xC3, 0xA9] + [0, 0, 0, 1, 0x50]
+        #expect(m == expected)
+        let field = DeviceKeyProof.signatureField(rsaSignature: [1, 2, 3])
+        let blob = Base64.decode(Array(field.utf8))!
+        #expect(blob == [0, 0, 0, 12] + Array("rsa-sha2-256".utf8) + [0, 0, 0, 3, 1, 2, 3])
+        #expect(try DeviceAuthChallenge.parse(bytes(#"{"challenge":"K3","expires_in":60}"#))
+                == DeviceAuthChallenge(challenge: "K3", expiresIn: 60))
+        #expect(throws: ShellHubAPIError.missingField("challenge")) {
+            try DeviceAuthChallenge.parse(bytes(#"{"expires_in":60}"#))
+        }
+    }
+
     @Test func deviceAuthResponse() throws {
         let body = #"{"uid":"ab12","token":"eyJ.x.y","name":"board-17","namespace":"acme","status":"accepted","config":{"yamux_enable_keep_alive":true},"extra":[1,2]}"#
         let r = try DeviceAuthResponse.parse(bytes(body))

@@ -66,7 +66,7 @@ def user_key(workdir: str) -> tuple[str, str]:
 
 
 def run_case(tether: str, transport: int, sessions: int, minutes: float, tls: dict,
-             results: dict, workroot: str) -> None:
+             results: dict, workroot: str, keepalive: str = "") -> None:
     work = os.path.join(workroot, f"v{transport}-{sessions}")
     os.makedirs(work)
     hub = HubProcess(os.path.join(work, "hub"), "--port-map", "e2e-board=0").start()
@@ -76,7 +76,8 @@ def run_case(tether: str, transport: int, sessions: int, minutes: float, tls: di
     write_device_key(keyfile)
     env = agent_env(f"https://127.0.0.1:{relay.port}", keyfile, tenant=DEFAULT_TENANT,
                     transport=transport, ca=nginx.ca,
-                    extra={"SHELLHUB_LOG_LEVEL": "info", "TETHER_SESSION_SLOTS": "16"})
+                    extra={"SHELLHUB_LOG_LEVEL": "info", "TETHER_SESSION_SLOTS": "16",
+                           **({"SHELLHUB_KEEPALIVE_INTERVAL": keepalive} if keepalive else {})})
     agent = AgentProcess([tether, "run"], env, os.path.join(work, "agent.log"))
     ssh_procs = []
     try:
@@ -133,6 +134,9 @@ def main() -> int:
     p.add_argument("--minutes", type=float, default=10)
     p.add_argument("--sessions", default="0,1,10")
     p.add_argument("--transports", default="2,1")
+    p.add_argument("--keepalive-interval", default="",
+                   help="SHELLHUB_KEEPALIVE_INTERVAL for the agent (set: per-session SSH "
+                   "keepalives on; default unset: off)")
     a = p.parse_args()
     workroot = tempfile.mkdtemp(prefix="tether-idle-")
     tls = make_ca(os.path.join(workroot, "tls"))
@@ -141,13 +145,15 @@ def main() -> int:
     for t in [int(x) for x in a.transports.split(",")]:
         for s in [int(x) for x in a.sessions.split(",")]:
             th = threading.Thread(target=run_case, args=(os.path.abspath(a.tether), t, s, a.minutes,
-                                                          tls, results, workroot))
+                                                          tls, results, workroot,
+                                                          a.keepalive_interval))
             th.start()
             threads.append(th)
     for th in threads:
         th.join()
     print(f"\nidle window {a.minutes} min per case, scaled to 1 h; re-auth every {REAUTH_HOURS} h "
-          "amortised; Go agent figures from PROTOCOL.md 8.4\n")
+          "amortised; Go agent figures from PROTOCOL.md 8.4; SHELLHUB_KEEPALIVE_INTERVAL="
+          f"{a.keepalive_interval or 'unset'}\n")
     print("| transport | idle sessions | upstream KB/h (tunnel) | + re-auth | total | Go agent | "
           "ratio | segments/h | downstream KB/h | wake-ups/h | RSS KiB |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")

@@ -104,7 +104,7 @@ def test_removed_paired_device_forgets_its_tenant_and_pairs_again(make_hub, star
     dev = hub.wait_device()
     assert os.path.exists(own_key + ".tenant")
     hub.api("DELETE", f"/api/hub/devices/{dev['uid']}")
-    agent.wait_log(r"device removed from its namespace \(401\): forgetting the paired tenant", timeout=30)
+    agent.wait_log(r"device removed from its namespace \(401\): forgetting the saved tenant", timeout=30)
     assert not os.path.exists(own_key + ".tenant")
     log = agent.log()
     second = re.findall(CODE_LINE, log)

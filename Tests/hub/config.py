@@ -58,6 +58,14 @@ class Config:
     log_level: str = "INFO"
     # device name -> local port (0 = any) of a port map opened when that device registers
     port_maps: dict = field(default_factory=dict)
+    # device key proof (newer servers): the challenge route exists (False: 404, as rc.6)
+    device_key_proof: bool = True
+    # SHELLHUB_REQUIRE_DEVICE_KEY_PROOF=true: every unsigned auth is refused (403)
+    require_device_key_proof: bool = False
+    challenge_ttl: float = 60.0
+    # provisioning key -> tenant (newer servers; `install_key` is the older name)
+    provisioning_keys: dict = field(default_factory=dict)
+    login_code_expiry: float = 600.0
 
     @classmethod
     def from_args(cls, argv=None) -> "Config":
@@ -109,6 +117,19 @@ class Config:
                        help="seconds a pairing code lives")
         p.add_argument("--removed-is-401", action="store_true", default=_env("REMOVED_IS_401", False),
                        help="device auth of a removed device answers 401 (newer servers)")
+        p.add_argument("--no-device-key-proof", action="store_true",
+                       default=_env("NO_DEVICE_KEY_PROOF", False),
+                       help="no /api/devices/auth/challenge route (404), as v0.27.0-rc.6")
+        p.add_argument("--require-device-key-proof", action="store_true",
+                       default=_env("REQUIRE_DEVICE_KEY_PROOF", False),
+                       help="refuse (403) every device auth without the key proof")
+        p.add_argument("--challenge-ttl", type=float, default=_env("CHALLENGE_TTL", d.challenge_ttl),
+                       help="seconds a device auth challenge lives")
+        p.add_argument("--provisioning-key", action="append", default=[], metavar="KEY=TENANT",
+                       help="a provisioning key enrolling into TENANT (default tenant if omitted)")
+        p.add_argument("--login-code-expiry", type=float,
+                       default=_env("LOGIN_CODE_EXPIRY", d.login_code_expiry),
+                       help="seconds a device login code lives")
         p.add_argument("--log-level", default=_env("LOG_LEVEL", d.log_level))
         a = p.parse_args(argv)
         cfg = cls(host=a.host, port=a.port, auto_accept=not a.no_auto_accept,
@@ -121,7 +142,13 @@ class Config:
                   gateway_port=a.gateway_port, signing_key_file=a.signing_key,
                   ws_fragment=a.ws_fragment, pairing_expiry=a.pairing_expiry,
                   removed_is_401=a.removed_is_401,
+                  device_key_proof=not a.no_device_key_proof,
+                  require_device_key_proof=a.require_device_key_proof,
+                  challenge_ttl=a.challenge_ttl, login_code_expiry=a.login_code_expiry,
                   log_level=a.log_level)
+        for pk in a.provisioning_key:
+            key, _, tid = pk.partition("=")
+            cfg.provisioning_keys[key] = tid or DEFAULT_TENANT
         for pm in a.port_map:
             name, _, port = pm.partition("=")
             cfg.port_maps[name.lower()] = int(port or 0)

@@ -12,6 +12,7 @@ from aiohttp import WSMsgType, web
 
 from . import keys as keymod
 from .config import Config
+from .devicekey import DeviceKeyRoutes
 from .flood import Flood, FloodError
 from .pairing import Pairings
 from .portmap import PortMap
@@ -81,6 +82,7 @@ class Hub:
         self.web_endpoints: dict[str, list[WebEndpoint]] = {}     # uid -> listeners
         self.floods: dict[str, Flood] = {}                         # uid -> last flood
         self.gateway = None
+        self.keepalives_forwarded = 0   # agent keepalives forwarded to users (gateway mode)
         self.app = self._make_app()
 
     # -- app ----------------------------------------------------------------------------
@@ -100,6 +102,7 @@ class Hub:
         r.add_delete("/api/hub/devices/{dev}", self.admin_remove)
         r.add_post("/api/hub/devices/{dev}/port-map", self.admin_port_map)
         r.add_post("/api/hub/devices/{dev}/disconnect", self.admin_disconnect)
+        r.add_post("/api/hub/devices/{dev}/revoke-tokens", self.admin_revoke_tokens)
         r.add_post("/api/hub/devices/{dev}/close-session", self.admin_close_session)
         r.add_post("/api/hub/ssh-keys", self.admin_add_key)
         r.add_post("/api/hub/devices/{dev}/web-endpoints", self.admin_web_endpoint_add)
@@ -109,6 +112,8 @@ class Hub:
         r.add_delete("/api/hub/devices/{dev}/flood", self.admin_flood_release)
         self.pairings = Pairings(self)
         self.pairings.install(r)
+        self.devicekey = DeviceKeyRoutes(self)
+        self.devicekey.install(r)
         return app
 
     @web.middleware
@@ -136,10 +141,18 @@ class Hub:
 
     def _bearer(self, request) -> dict:
         try:
-            return self.signer.verify_header(request.headers.get("Authorization"))
+            claims = self.signer.verify_header(request.headers.get("Authorization"))
         except TokenError as e:
             raise web.HTTPUnauthorized(text=json.dumps({"message": str(e)}),
                                        content_type="application/json") from None
+        dev = self.devices.get(claims["uid"])
+        if dev is not None and claims.get("gen", 0) < dev.token_generation:
+            raise web.HTTPUnauthorized(text='{"message":"token revoked"}', content_type="application/json")
+        if dev is not None and dev.proven and not claims.get("proof"):
+            # A device that proved its key no longer honours tokens issued without the proof.
+            raise web.HTTPUnauthorized(text='{"message":"token issued without the device key proof"}',
+                                       content_type="application/json")
+        return claims
 
     # -- public API ---------------------------------------------------------------------
     async def info(self, request):
@@ -156,8 +169,12 @@ class Hub:
         req = await bind_json(request)
         hostname = _want_str(req, "hostname").replace(".", "_")
         public_key = _want_str(req, "public_key")
-        tenant = _want_str(req, "tenant_id")
-        _want_str(req, "install_key")
+        tenant = tenant_raw = _want_str(req, "tenant_id")
+        install_key = _want_str(req, "install_key")
+        provisioning_raw = _want_str(req, "provisioning_key")
+        provisioning = provisioning_raw or install_key
+        challenge = _want_str(req, "challenge")
+        signature = _want_str(req, "signature")
         info = req.get("info")
         identity = req.get("identity")
         if info is not None and not isinstance(info, dict):
@@ -175,8 +192,21 @@ class Hub:
             return _error(400, "info is required")
         if not public_key:
             return _error(400, "public_key is required")
+        key_tenant = None
+        if provisioning:
+            key_tenant = self.cfg.provisioning_keys.get(provisioning)
+            if key_tenant is None:
+                return _error(400, "invalid provisioning key")
+            if tenant and tenant != key_tenant:
+                return _error(400, "the provisioning key belongs to another namespace")
+            tenant = key_tenant
         if not tenant:
             return _error(400, "tenant_id is required")
+        refusal = self.devicekey.check_proof(req, challenge, signature, tenant_raw,
+                                             provisioning_raw, public_key)
+        if refusal:
+            return _error(403, refusal)
+        proven_now = bool(challenge)
         if not hostname and identity is None:
             return _error(400, "hostname or identity is required")
         if hostname and not DEVICE_NAME_RE.match(hostname):
@@ -191,7 +221,11 @@ class Hub:
         if not name:
             return _error(400, "device has neither identity nor hostname")
         uid = device_uid(mac, public_key, tenant)
-        token = self.signer.issue(uid, tenant)
+        known = self.devices.get(uid)
+        if not proven_now and known is not None and known.proven:
+            return _error(403, "the device proved its key: unsigned auth refused")
+        token = self.signer.issue(uid, tenant, proof=proven_now,
+                                  generation=known.token_generation if known else 0)
         now = time.monotonic()
         gone = self.devices.get(uid)
         if gone is not None and gone.status == "removed" and self.cfg.removed_is_401:
@@ -199,8 +233,10 @@ class Hub:
             return _error(401, "device removed")
         cached = self.auth_cache.get(uid)
         if cached and cached[0] > now:
+            if proven_now:
+                self.devices[uid].proven = True
             return web.json_response({"uid": uid, "token": token, "name": cached[1],
-                                      "namespace": cached[2]})
+                                      "namespace": cached[2], "tenant_id": tenant})
         remote = request.headers.get("X-Real-IP") or (request.remote or "")
         fields = dict(info, mac=mac, remote_addr=remote)
         for col, limit in COLUMN_LIMITS:
@@ -210,7 +246,7 @@ class Hub:
         if dev is None:
             dev = Device(uid=uid, tenant=tenant, namespace=namespace, name=name, mac=mac,
                          public_key=public_key, info=info,
-                         status="accepted" if self.cfg.auto_accept else "pending",
+                         status="accepted" if self.cfg.auto_accept or key_tenant else "pending",
                          remote_addr=remote)
             self.devices[uid] = dev
             state_line(dev, "registered")
@@ -221,10 +257,12 @@ class Hub:
                 dev.status = "pending"
                 state_line(dev, "re-registered")
             dev.info, dev.remote_addr, dev.name = info, remote, name
+        if proven_now:
+            dev.proven = True
         dev.heartbeat()
         self.auth_cache[uid] = (now + self.cfg.auth_cache_ttl, dev.name, namespace)
         return web.json_response({"uid": uid, "token": token, "name": dev.name,
-                                  "namespace": namespace, "status": dev.status})
+                                  "namespace": namespace, "status": dev.status, "tenant_id": tenant})
 
     async def auth_ssh(self, request):
         self._bearer(request)
@@ -366,6 +404,7 @@ class Hub:
         return web.json_response({
             "devices": [d.as_json(w) for d in self.devices.values()],
             "gateway_port": self.gateway.port if self.gateway else None,
+            "keepalives_forwarded": self.keepalives_forwarded,
             "config": {k: v for k, v in vars(self.cfg).items() if k != "tenants"}
             | {"tenants": self.cfg.tenants}})
 
@@ -375,6 +414,17 @@ class Hub:
         self.auth_cache.pop(dev.uid, None)
         state_line(dev, "status changed")
         return web.json_response(dev.as_json(self.cfg.online_window))
+
+    async def admin_revoke_tokens(self, request):
+        """Every token issued so far is refused (401) and the tunnel closed: the agent must
+        authenticate again before its next dial (tests of what each auth sends)."""
+        dev = self._admin_dev(request)
+        dev.token_generation += 1
+        self.auth_cache.pop(dev.uid, None)
+        if dev.tunnel:
+            dev.tunnel.close("tokens revoked")
+        state_line(dev, "tokens revoked")
+        return web.json_response({"uid": dev.uid, "generation": dev.token_generation})
 
     async def admin_remove(self, request):
         dev = self._admin_dev(request)

@@ -10,8 +10,7 @@ user's password relayed, or a freshly minted RSA-4096 key whose signature the ag
 requests from the agent whose name starts with `keepalive` are answered with success.
 
 Not reproduced: ShellHub's own checks of the user's key (any user key is accepted here),
-session recording, `keepalive@shellhub.io` forwarding to the user, direct-tcpip, agent
-forwarding, window-change after start.
+session recording, direct-tcpip, agent forwarding, window-change after start.
 """
 
 from __future__ import annotations
@@ -43,11 +42,21 @@ def tcp_socketpair() -> tuple:
 
 
 class _AgentSide(asyncssh.SSHClient):
-    """Callbacks of the hub's SSH client towards the agent."""
+    """Callbacks of the hub's SSH client towards the agent. A keepalive from the agent is
+    answered with success and forwarded to the user's client as `keepalive@shellhub.io`,
+    want_reply false, with the agent's payload (server/ssh/session/session.go,
+    drainAgentRequests)."""
+
+    def __init__(self, user_side: "_UserSide"):
+        self.user_side = user_side
 
     def connection_made(self, conn) -> None:
         def ok(packet, conn=conn):
             conn._report_global_response(True)
+            user = getattr(self.user_side, "conn", None)
+            if user is not None:
+                self.user_side.gw.hub.keepalives_forwarded += 1
+                user._send_global_request(b"keepalive@shellhub.io", packet.get_remaining_payload())
         for name in ("keepalive", "keepalive@openssh.com", "keepalive@golang.org"):
             setattr(conn, "_process_" + asyncssh.misc.map_handler_name(name)
                     + "_global_request", ok)
@@ -141,7 +150,7 @@ class _UserSide(asyncssh.SSHServer):
                  asyncio.create_task(pipe_reader_to_stream(reader, stream))]
         try:
             conn, _ = await asyncio.wait_for(asyncssh.create_connection(
-                _AgentSide, sock=ours, username=self.user, known_hosts=None,
+                lambda: _AgentSide(self), sock=ours, username=self.user, known_hosts=None,
                 agent_path=None, keepalive_interval=0, **kwargs), CONNECT_TIMEOUT)
         except (asyncssh.Error, OSError, asyncio.TimeoutError) as e:
             log.info("gateway: agent refused %s for %s: %r",

@@ -35,6 +35,10 @@ class Device:
     counters: dict = field(default_factory=lambda: {k: 0 for k in COUNTERS})
     port_map: int | None = None
     last_close_reason: str = ""
+    # proved its device key once: unsigned auths and tokens issued without the proof refused
+    proven: bool = False
+    # bumped by the admin route revoke-tokens: older tokens are refused (forces a re-auth)
+    token_generation: int = 0
 
     def online(self, window: float) -> bool:
         # The server's rule: never disconnected since the last tunnel (a fresh device counts)
@@ -51,7 +55,7 @@ class Device:
             "last_seen": self.last_seen, "disconnected_at": self.disconnected_at,
             "transport": self.transport, "connected": self.tunnel is not None,
             "identity": {"mac": self.mac}, "info": self.info, "remote_addr": self.remote_addr,
-            "connects": self.connects, "last_close_reason": self.last_close_reason, "evictions": self.evictions,
+            "proven": self.proven, "connects": self.connects, "last_close_reason": self.last_close_reason, "evictions": self.evictions,
             "pings_ok": self.pings_ok, "pongs": self.pongs,
             "bytes": dict(self.counters), "port": self.port_map,
             "sessions": sorted(getattr(self.tunnel, "sessions", {}) or {}) if self.tunnel else [],

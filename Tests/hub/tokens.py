@@ -38,10 +38,14 @@ class TokenSigner:
         self.key = key
         self.public_key = key.public_key()
 
-    def issue(self, uid: str, tenant: str) -> str:
+    def issue(self, uid: str, tenant: str, proof: bool = False, generation: int = 0) -> str:
         now = int(time.time())
         claims = {"claims": "device", "uid": uid, "tenant": tenant,
                   "jti": str(uuid.uuid4()), "iat": now, "nbf": now}
+        if proof:
+            claims["proof"] = True    # issued to a request that proved the device key
+        if generation:
+            claims["gen"] = generation  # tokens of older generations were revoked (tests)
         return jwt.encode(claims, self.key, algorithm="RS256")
 
     def verify_header(self, header: str | None) -> dict:

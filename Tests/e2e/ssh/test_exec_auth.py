@@ -43,6 +43,48 @@ def test_environment_as_protocol(server):
     assert lines[2] == "LANG=fr_FR.UTF-8 LC_TIME=C FOO="
 
 
+def test_env_outside_allowlist_is_dropped_not_fatal(server):
+    # ShellHub's own suite ("connection EXEC with environment variables"): SetEnv and SendEnv
+    # of a variable outside LANG/LC_* leave the command running (exit 0) without it, while
+    # LANG still reaches the program.
+    r = server.ssh("echo FOO=${FOO-unset} BAR=${BAR-unset} LANG=$LANG",
+                   extra=["-o", "SetEnv=FOO=bar LANG=de_DE.UTF-8", "-o", "SendEnv=BAR"],
+                   env={**server.env(), "BAR": "baz"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().strip() == "FOO=unset BAR=unset LANG=de_DE.UTF-8"
+
+
+def test_env_request_with_want_reply_gets_success(server):
+    # OpenSSH sends env without asking for a reply; Go's x/crypto (Session.Setenv, as ShellHub's
+    # gateway relays it) asks, and takes a refusal as "ssh: setenv failed". asyncssh's
+    # request primitive asks too: every env request before the program starts is a success.
+    import asyncio
+
+    import asyncssh
+
+    async def run():
+        async with asyncssh.connect("127.0.0.1", server.port, username=server.user,
+                                    password=PASSWORD, known_hosts=None,
+                                    preferred_auth="password") as conn:
+            # A bare session channel: create_session would start the shell first.
+            chan = asyncssh.channel.SSHClientChannel(
+                conn, conn._loop, conn._utf8_decode_errors, None, "strict", 1 << 20, 32768)
+            await chan._open(b"session")
+            replies = []
+            for name, value in (("FOO", "bar"), ("LANG", "C.UTF-8"), ("LC_BAD NAME", "x"),
+                                ("LC_TIME", "C")):
+                replies.append(await chan._make_request(
+                    b"env", asyncssh.packet.String(name), asyncssh.packet.String(value)))
+            replies.append(await chan._make_request(b"exec", asyncssh.packet.String("true")))
+            # After the program started, env is refused (as the Go agent: before shell/exec only).
+            replies.append(await chan._make_request(
+                b"env", asyncssh.packet.String("LANG"), asyncssh.packet.String("C")))
+            chan.close()
+            return replies
+
+    assert asyncio.run(run()) == [True, True, True, True, True, False]
+
+
 def test_none_lists_publickey_password(server):
     r = subprocess.run(["ssh", "-v", "-p", str(server.port), *server.opts(), "-o", "BatchMode=yes",
                         f"{server.user}@127.0.0.1", "true"], capture_output=True, timeout=30)

@@ -57,6 +57,7 @@ probes=(
     "useradd                                       passwd                test users"
     "/usr/lib/postgresql/15/bin/postgres           postgresql            interop (ShellHub server)"
     "redis-server                                  redis-server          interop (ShellHub server)"
+    "tinyproxy                                     tinyproxy             e2e HTTP CONNECT proxy"
     "hyperfine                                     hyperfine             benchmarks"
     "valgrind                                      valgrind              benchmarks"
 )

@@ -26,6 +26,7 @@ packages=(
     openssh-client openssh-server openssh-sftp-server tmux  # real SSH peers in e2e tests
     procps iproute2 passwd login                    # ps/pgrep, ss, useradd/chpasswd, test users
     postgresql redis-server                         # the real ShellHub server's stores (interop)
+    tinyproxy                                       # a real HTTP CONNECT proxy (e2e)
     hyperfine valgrind                              # benchmarks
 )
 missing=()
@@ -41,7 +42,7 @@ fi
 # nginx-light's package starts a system nginx on :80, postgresql and redis-server their own
 # instances; the tests run their own.
 if command -v systemctl >/dev/null; then
-    for unit in nginx postgresql redis-server; do
+    for unit in nginx postgresql redis-server tinyproxy; do
         systemctl is-active -q "$unit" 2>/dev/null && systemctl stop "$unit" || true
     done
 fi

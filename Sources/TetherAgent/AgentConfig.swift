@@ -31,8 +31,11 @@ public struct AgentConfig {
     public var sslCertFile: String?
     public var sslCertDir: String?
     /// The HTTP CONNECT proxy for the server (from `HTTPS_PROXY` or `HTTP_PROXY` by the
-    /// server's scheme, after `NO_PROXY`); nil = connect directly.
+    /// server's scheme, after `NO_PROXY`); nil = connect directly. The one source of the
+    /// proxy: the runtime reads nothing of the environment itself.
     public var proxy: HTTPServerURL?
+    /// `user:password` from the proxy URL, sent as `Proxy-Authorization: Basic`.
+    public var proxyCredentials: String? = nil
 
     // Tether settings.
     public var sessionSlots: Int

@@ -103,13 +103,14 @@ extension AgentConfig {
 
         // Proxy for the server's scheme, unless NO_PROXY covers the host.
         var proxy: HTTPServerURL? = nil
+        var proxyCredentials: String? = nil
         let proxyVar = server.isTLS
             ? (src.exact("HTTPS_PROXY") ?? src.exact("https_proxy"))
             : (src.exact("HTTP_PROXY") ?? src.exact("http_proxy"))
         if let p = proxyVar {
             let noProxy = src.exact("NO_PROXY") ?? src.exact("no_proxy")
             if !ProxyRules.bypasses(host: server.host, noProxy: noProxy?.value ?? "") {
-                proxy = try ProxyRules.parse(p)
+                (proxy, proxyCredentials) = try ProxyRules.parse(p)
             }
         }
 
@@ -170,6 +171,7 @@ extension AgentConfig {
             reauthIntervalSeconds: reauth, logTarget: logTarget, tlsMaxFragment: fragment,
             tcpKeepaliveSeconds: tcpKeepalive, sshSessionKeepalive: sshKeepalive)
         config.loginGraceSeconds = loginGrace
+        config.proxyCredentials = proxyCredentials
         return config
     }
 }

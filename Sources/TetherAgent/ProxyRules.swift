@@ -3,13 +3,23 @@ import TetherWire
 /// `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` as Go's `ProxyFromEnvironment` reads them, reduced
 /// to what Tether supports: a plain HTTP CONNECT proxy without credentials.
 enum ProxyRules {
-    /// A proxy URL; a bare `host:port` means `http://host:port`, as in Go.
-    static func parse(_ v: ConfigValue) throws(ConfigError) -> HTTPServerURL {
-        let text = ConfigText.find("://", in: v.value) != nil ? v.value : "http://" + v.value
+    /// A proxy URL; a bare `host:port` means `http://host:port`, as in Go; `user:password@`
+    /// before the host is kept for `Proxy-Authorization: Basic` (and never shown in a message).
+    static func parse(_ v: ConfigValue) throws(ConfigError) -> (url: HTTPServerURL, credentials: String?) {
+        var text = ConfigText.find("://", in: v.value) != nil ? v.value : "http://" + v.value
         guard ConfigText.lowercased(text).hasPrefix("http://") else {
             throw .invalid(variable: v.name, value: v.value, reason: "only http:// proxies are supported")
         }
-        return try url(ConfigValue(name: v.name, value: text), shown: v.value)
+        var credentials: String?
+        var shown = v.value
+        let rest = text.dropFirst(7)
+        let authority = rest.prefix { $0 != "/" }
+        if let at = authority.lastIndex(of: "@") {
+            credentials = String(authority[..<at])
+            text = "http://" + String(rest[rest.index(after: at)...])
+            shown = text
+        }
+        return (try url(ConfigValue(name: v.name, value: text), shown: shown), credentials)
     }
 
     /// An `http(s)://host[:port][/prefix]` URL; a refusal names the variable.

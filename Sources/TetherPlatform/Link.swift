@@ -46,7 +46,7 @@ public struct LinkOptions {
     /// TLS over the connection when set; the certificate must match `serverName`.
     public var tls: TLSContext?
     public var serverName: String?
-    /// CONNECT proxy (ignored for hosts its NO_PROXY list bypasses).
+    /// CONNECT proxy to cross (NO_PROXY was applied by the configuration).
     public var proxy: ProxySettings?
     public var connectTimeoutMilliseconds: UInt64 = 10_000
     /// Proxy answer plus TLS handshake.
@@ -145,7 +145,7 @@ public final class Link: IOHandler {
         guard state == .idle else { return }
         let target: String
         let port: UInt16
-        if let p = options.proxy, !p.bypasses(options.host) {
+        if let p = options.proxy {
             usesProxy = true
             target = p.host
             port = p.port

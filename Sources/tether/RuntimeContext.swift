@@ -60,8 +60,11 @@ final class RuntimeContext {
     /// The loop clock as the sans-I/O state machines take it.
     var now: Instant { Instant(milliseconds: Int64(loop.nowMilliseconds)) }
 
-    /// The CONNECT proxy from HTTPS_PROXY/HTTP_PROXY/NO_PROXY, read once at start.
-    let proxy = ProxySettings.fromEnvironment()
+    /// The CONNECT proxy of the configuration (HTTPS_PROXY/HTTP_PROXY/NO_PROXY from the
+    /// environment or the config file, resolved for the server by AgentConfig).
+    var proxy: ProxySettings? {
+        config.proxy.map { ProxySettings(host: $0.host, port: $0.port, credentials: config.proxyCredentials) }
+    }
 
     /// Options of a new connection to the server: TLS for https, the proxy, a send queue of
     /// `queue` bytes (fixed at creation: memory does not grow with load).

@@ -228,6 +228,36 @@ func with(_ extra: [String: String], base: [String: String] = minimal) -> [Strin
         #expect(g.proxy == nil)
     }
 
+    /// The proxy URL forms Go accepts (and the runtime used to parse from the environment on
+    /// its own): scheme optional, port 80 by default, credentials kept, IPv6 in brackets.
+    @Test func proxyURLForms() throws {
+        func proxy(_ v: String) throws -> (String, UInt16, String?) {
+            let c = try loadConfig(with(["HTTPS_PROXY": v]))
+            return (c.proxy?.host ?? "-", c.proxy?.port ?? 0, c.proxyCredentials)
+        }
+        #expect(try proxy("http://proxy.lan:3128") == ("proxy.lan", 3128, nil))
+        #expect(try proxy("proxy.lan:8080/") == ("proxy.lan", 8080, nil))
+        #expect(try proxy("http://u:p@10.0.0.1") == ("10.0.0.1", 80, "u:p"))
+        #expect(try proxy("u:p@w@proxy.lan:1") == ("proxy.lan", 1, "u:p@w"))
+        #expect(try proxy("http://[fd00::1]:3128") == ("fd00::1", 3128, nil))
+        #expect(configMessage(with(["HTTPS_PROXY": "socks5://x:1"]))?.contains("only http://") == true)
+        #expect(configMessage(with(["HTTPS_PROXY": "http://x:notaport"]))?.contains("HTTPS_PROXY") == true)
+        // A refusal names the variable but never shows the password.
+        let refused = configMessage(with(["HTTPS_PROXY": "http://user:s3cret@:99999"]))
+        #expect(refused?.contains("HTTPS_PROXY") == true)
+        #expect(refused?.contains("s3cret") == false)
+    }
+
+    @Test func noProxyForms() {
+        let list = "localhost, .corp.example,example.org:443,10.0.0.5"
+        for host in ["localhost", "hub.corp.example", "corp.example", "api.example.org", "10.0.0.5"] {
+            #expect(ProxyRules.bypasses(host: host, noProxy: list), "\(host)")
+        }
+        #expect(!ProxyRules.bypasses(host: "cloud.shellhub.io", noProxy: list))
+        #expect(!ProxyRules.bypasses(host: "notexample.org", noProxy: list))
+        #expect(ProxyRules.bypasses(host: "anything", noProxy: "*"))
+    }
+
     @Test func longValuesAreShortenedInMessages() {
         let long = String(repeating: "a", count: 100)
         let msg = configMessage(with(["SHELLHUB_PREFERRED_IDENTITY": long]))

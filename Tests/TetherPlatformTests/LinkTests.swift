@@ -355,27 +355,6 @@ func spin(_ loop: EventLoop, ms: UInt64 = 5000, until done: () -> Bool) {
 }
 
 @Suite struct ProxySettingsTests {
-    @Test func parsing() {
-        #expect(ProxySettings.parse("http://proxy.lan:3128") == ProxySettings(host: "proxy.lan", port: 3128))
-        #expect(ProxySettings.parse("proxy.lan:8080/") == ProxySettings(host: "proxy.lan", port: 8080))
-        #expect(ProxySettings.parse("http://u:p@10.0.0.1") == ProxySettings(host: "10.0.0.1", port: 80, credentials: "u:p"))
-        #expect(ProxySettings.parse("http://[fd00::1]:3128") == ProxySettings(host: "fd00::1", port: 3128))
-        #expect(ProxySettings.parse("socks5://x:1") == nil)
-        #expect(ProxySettings.parse("http://x:notaport") == nil)
-    }
-
-    @Test func noProxy() {
-        let p = ProxySettings.parse("http://p:1", noProxy: "localhost, .corp.example,example.org:443,10.0.0.5")!
-        #expect(p.bypasses("localhost"))
-        #expect(p.bypasses("hub.corp.example"))
-        #expect(p.bypasses("corp.example"))
-        #expect(p.bypasses("api.example.org"))
-        #expect(p.bypasses("10.0.0.5"))
-        #expect(!p.bypasses("cloud.shellhub.io"))
-        #expect(!p.bypasses("notexample.org"))
-        #expect(ProxySettings.parse("http://p:1", noProxy: "*")!.bypasses("anything"))
-    }
-
     @Test func connectAnswer() {
         func parse(_ s: String) -> (Int, Int)? {
             Array(s.utf8).withUnsafeBytes { ProxySettings.parseConnectResponse($0) }.map { ($0.status, $0.headLength) }

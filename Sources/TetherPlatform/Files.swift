@@ -55,6 +55,16 @@ public enum Files {
 
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+    /// Whether `path` is a regular file owned by this process's effective user and writable by
+    /// nobody else (the rule /etc/shadow and /etc/passwd follow): one that another account
+    /// could write must not decide who logs in.
+    public static func isOwnedRegularFile(_ path: String) -> Bool {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return false }
+        let type = UInt32(st.st_mode) & 0o170000
+        return type == 0o100000 && st.st_uid == geteuid() && UInt32(st.st_mode) & 0o022 == 0
+    }
+
     /// The names in a directory (without `.` and `..`), or nil when it cannot be read.
     public static func list(_ path: String) -> [String]? {
         guard let dir = opendir(path) else { return nil }

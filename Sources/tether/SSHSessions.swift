@@ -22,6 +22,18 @@ final class SSHSessions: SessionServer, PublicKeyOracle {
 
     /// The SSH server, made at the first session: by then device auth told the device name
     /// that goes into SHELLHUB_HOST and the public-key oracle's `data`.
+    /// `TETHER_SHADOW_FILE` / `TETHER_PASSWD_FILE`: account files other than /etc/shadow and
+    /// /etc/passwd (tests, containers). Honoured only for a file as safe as those (regular,
+    /// owned by the agent's user, writable by it alone); anything else is said once (the server
+    /// is made once) and the system's file is used.
+    private func accountFile(_ variable: String) -> String? {
+        guard let path = RuntimeConfig.environment(variable) else { return nil }
+        if Files.isOwnedRegularFile(path) { return path }
+        ctx.log.warning("ssh: " + variable + "=" + path
+            + " ignored: not a regular file owned by this user and writable by it alone")
+        return nil
+    }
+
     private func ensureServer() -> SSHServer? {
         if let server { return server }
         var config = SSHServerConfig(hostKeyPath: ctx.config.privateKeyPath)
@@ -35,8 +47,8 @@ final class SSHSessions: SessionServer, PublicKeyOracle {
         if ctx.config.sshSessionKeepalive {
             config.keepaliveIntervalMs = Int64(ctx.config.sessionKeepaliveSeconds) * 1000
         }
-        if let path = RuntimeConfig.environment("TETHER_SHADOW_FILE") { config.shadowPath = path }
-        if let path = RuntimeConfig.environment("TETHER_PASSWD_FILE") { config.passwdPath = path }
+        if let path = accountFile("TETHER_SHADOW_FILE") { config.shadowPath = path }
+        if let path = accountFile("TETHER_PASSWD_FILE") { config.passwdPath = path }
         do {
             let s = try SSHServer(config: config)
             s.oracle = self

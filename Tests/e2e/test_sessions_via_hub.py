@@ -178,6 +178,31 @@ def test_password_login_through_the_gateway(make_hub, start_agent, tmp_path, tra
     assert "s3cret-pw" not in agent.log() and "wrong-pw" not in agent.log()
 
 
+def test_an_account_file_others_can_write_is_not_used(make_hub, start_agent, tmp_path):
+    """TETHER_SHADOW_FILE is honoured only for a file as safe as /etc/shadow: one another
+    account could write (here mode 0666) is ignored with one line, and its password does not
+    log in."""
+    hashed = subprocess.run(["openssl", "passwd", "-6", "-salt", "e2esalt", "s3cret-pw"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    shadow = tmp_path / "shadow"
+    shadow.write_text(f"root:{hashed}:19000:0:99999:7:::\n")
+    os.chmod(shadow, 0o666)
+    hub = make_hub("--gateway-port", "0")
+    gw = hub.status()["gateway_port"]
+    agent = start_agent(hub.url, env={"TETHER_SHADOW_FILE": str(shadow)})
+    connected(hub)
+    r = subprocess.run(
+        ["ssh", "-p", str(gw), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+         "-o", "PreferredAuthentications=password", "-o", "PubkeyAuthentication=no",
+         "-o", "NumberOfPasswordPrompts=1", "-o", "LogLevel=ERROR",
+         f"root@{HOST}@127.0.0.1", "echo password-ok"],
+        capture_output=True, text=True, timeout=90, env=_askpass(tmp_path, "s3cret-pw"),
+        stdin=subprocess.DEVNULL)
+    assert r.returncode != 0 and "password-ok" not in r.stdout
+    assert agent.log().count("TETHER_SHADOW_FILE=") == 1, agent.log()[-2000:]
+    assert "ignored: not a regular file owned by this user" in agent.log()
+
+
 BOARD = os.path.join(ROOT, "dist", "raspberrypi4", "tether")
 
 

@@ -13,7 +13,7 @@ import pytest
 from hub.testing import AGENT_HOSTNAME as HOST
 
 from .test_e2e_agent import connected, register_user_key
-from .test_sessions_via_hub import _askpass
+from .test_sessions_via_hub import _askpass, write_shadow
 
 RTYPE = re.compile(r"client_input_global_request: rtype (\S+) want_reply (\d)")
 # SSH_OPTS without LogLevel=ERROR, which would hide -vvv's debug lines.
@@ -49,13 +49,9 @@ def test_keepalives_reach_the_client_only_when_the_interval_is_set(
 
 @pytest.mark.parametrize("interval", ["1", None], ids=["interval-1", "unset"])
 def test_keepalive_forwarded_by_the_gateway(make_hub, start_agent, tmp_path, interval):
-    hashed = subprocess.run(["openssl", "passwd", "-6", "-salt", "e2esalt", "s3cret-pw"],
-                            capture_output=True, text=True, check=True).stdout.strip()
-    shadow = tmp_path / "shadow"
-    shadow.write_text(f"root:{hashed}:19000:0:99999:7:::\n")
     hub = make_hub("--gateway-port", "0")
     gw = hub.status()["gateway_port"]
-    env = {"TETHER_SHADOW_FILE": str(shadow)}
+    env = {"TETHER_SHADOW_FILE": write_shadow(tmp_path)}
     if interval:
         env["SHELLHUB_KEEPALIVE_INTERVAL"] = interval
     agent = start_agent(hub.url, env=env)

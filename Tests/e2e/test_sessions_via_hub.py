@@ -150,27 +150,38 @@ def _askpass(tmp_path, password):
     return {**os.environ, "SSH_ASKPASS": str(script), "SSH_ASKPASS_REQUIRE": "force", "DISPLAY": ":0"}
 
 
+def write_shadow(tmp_path, password="s3cret-pw", mode=0o644) -> str:
+    """A test shadow file (for TETHER_SHADOW_FILE) giving root a SHA-512 crypt of `password`."""
+    hashed = subprocess.run(["openssl", "passwd", "-6", "-salt", "e2esalt", password],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    shadow = tmp_path / "shadow"
+    shadow.write_text(f"root:{hashed}:19000:0:99999:7:::\n")
+    os.chmod(shadow, mode)
+    return str(shadow)
+
+
+def gateway_login(gw, tmp_path, user, password, command="echo password-ok"):
+    """A password login through the hub's SSH gateway, the password typed by SSH_ASKPASS."""
+    return subprocess.run(
+        ["ssh", "-p", str(gw), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+         "-o", "PreferredAuthentications=password", "-o", "PubkeyAuthentication=no",
+         "-o", "NumberOfPasswordPrompts=1", "-o", "LogLevel=ERROR",
+         f"{user}@{HOST}@127.0.0.1", command],
+        capture_output=True, text=True, timeout=90, env=_askpass(tmp_path, password),
+        stdin=subprocess.DEVNULL)
+
+
 @pytest.mark.parametrize("transport", [2, 1])
 def test_password_login_through_the_gateway(make_hub, start_agent, tmp_path, transport):
     """The hub terminates SSH and relays the typed password (PROTOCOL.md 7.1); the agent checks
     it against a shadow file (here a test one: TETHER_SHADOW_FILE) with crypt(3)."""
-    hashed = subprocess.run(["openssl", "passwd", "-6", "-salt", "e2esalt", "s3cret-pw"],
-                            capture_output=True, text=True, check=True).stdout.strip()
-    shadow = tmp_path / "shadow"
-    shadow.write_text(f"root:{hashed}:19000:0:99999:7:::\n")
     hub = make_hub("--gateway-port", "0")
     gw = hub.status()["gateway_port"]
-    agent = start_agent(hub.url, transport=transport, env={"TETHER_SHADOW_FILE": str(shadow)})
+    agent = start_agent(hub.url, transport=transport, env={"TETHER_SHADOW_FILE": write_shadow(tmp_path)})
     connected(hub)
 
     def login(user, password):
-        return subprocess.run(
-            ["ssh", "-p", str(gw), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-             "-o", "PreferredAuthentications=password", "-o", "PubkeyAuthentication=no",
-             "-o", "NumberOfPasswordPrompts=1", "-o", "LogLevel=ERROR",
-             f"{user}@{HOST}@127.0.0.1", "echo password-ok"],
-            capture_output=True, text=True, timeout=90, env=_askpass(tmp_path, password),
-            stdin=subprocess.DEVNULL)
+        return gateway_login(gw, tmp_path, user, password)
     r = login("root", "s3cret-pw")
     assert r.stdout.strip() == "password-ok", r.stderr + hub.log()[-1500:] + agent.log()[-1500:]
     assert login("root", "wrong-pw").returncode != 0
@@ -182,22 +193,11 @@ def test_an_account_file_others_can_write_is_not_used(make_hub, start_agent, tmp
     """TETHER_SHADOW_FILE is honoured only for a file as safe as /etc/shadow: one another
     account could write (here mode 0666) is ignored with one line, and its password does not
     log in."""
-    hashed = subprocess.run(["openssl", "passwd", "-6", "-salt", "e2esalt", "s3cret-pw"],
-                            capture_output=True, text=True, check=True).stdout.strip()
-    shadow = tmp_path / "shadow"
-    shadow.write_text(f"root:{hashed}:19000:0:99999:7:::\n")
-    os.chmod(shadow, 0o666)
     hub = make_hub("--gateway-port", "0")
     gw = hub.status()["gateway_port"]
-    agent = start_agent(hub.url, env={"TETHER_SHADOW_FILE": str(shadow)})
+    agent = start_agent(hub.url, env={"TETHER_SHADOW_FILE": write_shadow(tmp_path, mode=0o666)})
     connected(hub)
-    r = subprocess.run(
-        ["ssh", "-p", str(gw), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-         "-o", "PreferredAuthentications=password", "-o", "PubkeyAuthentication=no",
-         "-o", "NumberOfPasswordPrompts=1", "-o", "LogLevel=ERROR",
-         f"root@{HOST}@127.0.0.1", "echo password-ok"],
-        capture_output=True, text=True, timeout=90, env=_askpass(tmp_path, "s3cret-pw"),
-        stdin=subprocess.DEVNULL)
+    r = gateway_login(gw, tmp_path, "root", "s3cret-pw")
     assert r.returncode != 0 and "password-ok" not in r.stdout
     assert agent.log().count("TETHER_SHADOW_FILE=") == 1, agent.log()[-2000:]
     assert "ignored: not a regular file owned by this user" in agent.log()

@@ -24,6 +24,9 @@ final class Runtime: TunnelOwner {
     private let policy: AgentPolicy
     private var lifecycle: TunnelLifecycle
     private var timer = TimerToken.none
+    /// A learned tenant that `<key>.tenant` did not take yet: saved again with backoff.
+    private var tenantSaveTimer = TimerToken.none
+    private var tenantSaveDelayMs: UInt64 = 1000
     private var auth: DeviceAuthFlow?
     /// Tenant-less start: pairing runs first (PROTOCOL.md 4.6), then the lifecycle.
     private var pairing: PairingFlow?
@@ -59,6 +62,8 @@ final class Runtime: TunnelOwner {
     /// Stops everything (SIGTERM): no more timers, connections closed.
     func shutdown() {
         ctx.loop.cancel(timer)
+        ctx.loop.cancel(tenantSaveTimer)
+        tenantSaveTimer = .none
         auth?.cancel()
         auth = nil
         pairingCall?.cancel()
@@ -158,16 +163,47 @@ final class Runtime: TunnelOwner {
     }
 
     /// A tenant learned from the server (pairing, or a provisioning key's answer): used from
-    /// now on and kept in `<key>.tenant` (0600) for the next start.
+    /// now on and kept in `<key>.tenant` (0600) for the next start. When the file cannot be
+    /// written (a full or read-only flash), the agent goes on with the tenant, says so once,
+    /// and tries again (1 s doubling to 60 s): a device that forgot it would pair again after
+    /// its next restart.
     private func adoptTenant(_ tenant: String, how: String) {
         ctx.tenant = tenant
         ctx.tenantSource = .pairing
-        let path = ctx.tenantFilePath
+        ctx.loop.cancel(tenantSaveTimer)
+        tenantSaveTimer = .none
+        if let failure = saveTenant() {
+            ctx.log.warning(how + ": tenant " + tenant + ", not saved yet (retrying): " + failure)
+            tenantSaveDelayMs = 1000
+            retryTenantSave()
+        } else {
+            ctx.log.info(how + ": tenant " + tenant + " (saved in " + ctx.tenantFilePath + ")")
+        }
+    }
+
+    /// Writes `<key>.tenant`; nil when done, else why not.
+    private func saveTenant() -> String? {
         do {
-            try Files.writeAtomically(path, TenantFile.encode(tenant), mode: 0o600)
-            ctx.log.info(how + ": tenant " + tenant + " (saved in " + path + ")")
+            try Files.writeAtomically(ctx.tenantFilePath, TenantFile.encode(ctx.tenant), mode: 0o600)
+            return nil
         } catch {
-            ctx.log.warning(how + ": tenant " + tenant + ", but " + path + ": " + error.message)
+            return error.message
+        }
+    }
+
+    private func retryTenantSave() {
+        do {
+            tenantSaveTimer = try ctx.loop.schedule(afterMilliseconds: tenantSaveDelayMs) { [self] in
+                tenantSaveTimer = .none
+                if saveTenant() == nil {
+                    ctx.log.info("tenant saved at last: " + ctx.tenantFilePath)
+                } else {
+                    tenantSaveDelayMs = min(tenantSaveDelayMs * 2, 60_000)
+                    retryTenantSave()
+                }
+            }
+        } catch {
+            ctx.log.warning("tenant: no timer left to retry saving it")
         }
     }
 

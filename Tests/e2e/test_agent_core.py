@@ -177,6 +177,28 @@ def test_missing_key_is_created_0600_and_reused(start_agent, hub, tmp_path):
     assert online(hub)["uid"] == uid
 
 
+def test_a_new_key_that_cannot_be_saved_is_kept_until_it_can(start_agent, hub, tmp_path):
+    """A full or read-only key directory (here: its parent is a file): the agent does not exit
+    (a respawning supervisor would have it make a new key each time) nor go online with a key
+    it would lose at restart. It says so once, waits, and saves the same key once the path
+    takes it."""
+    blocker = tmp_path / "data"
+    blocker.write_text("not a directory\n")
+    key = blocker / "device.key"
+    agent = start_agent(hub.url, env={"SHELLHUB_PRIVATE_KEY": str(key)})
+    agent.wait_log(r"device key: cannot save it, retrying \(offline until kept\): ", timeout=30)
+    time.sleep(4)                        # retries at 1 s, 2 s, 4 s...
+    assert agent.returncode is None, agent.log()
+    assert agent.log().count("cannot save") == 1
+    assert hub.devices() == []
+    blocker.unlink()
+    blocker.mkdir()
+    agent.wait_log(r"device key saved at last: .*device.key", timeout=30)
+    online(hub)
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert agent.log().count("created device key") == 1
+
+
 BOARDS = [("raspberrypi4", "qemu-aarch64-static"), ("beaglebone-black", "qemu-arm-static")]
 
 

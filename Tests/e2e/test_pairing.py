@@ -139,3 +139,27 @@ def test_unreachable_server_is_one_line_with_the_reason(start_agent, own_key):
     time.sleep(8)  # several retries (backoff from 3 s)
     assert agent.log().count("pairing: ") == 1
     assert agent.returncode is None
+
+
+def test_a_tenant_that_cannot_be_saved_is_saved_later(make_hub, start_agent, own_key):
+    """`<key>.tenant` cannot be written at first (here a directory stands at its path): the
+    agent goes online with the tenant all the same, says so once, and saves it as soon as the
+    path takes it, so a restart does not pair again."""
+    tenant_file = own_key + ".tenant"
+    os.mkdir(tenant_file)
+    hub = make_hub()
+    agent = start_agent(hub.url, env=no_tenant(own_key))
+    code, _ = shown_code(agent)
+    hub.api("POST", f"/api/hub/pairing/{code}/accept", {"tenant": DEFAULT_TENANT})
+    agent.wait_log(r"paired: tenant " + DEFAULT_TENANT + r", not saved yet \(retrying\): ")
+    hub.wait_device()
+    time.sleep(3)
+    assert agent.log().count("not saved yet") == 1
+    os.rmdir(tenant_file)
+    agent.wait_log(r"tenant saved at last: .*paired\.key\.tenant", timeout=30)
+    assert open(tenant_file).read() == DEFAULT_TENANT + "\n"
+    assert stat.S_IMODE(os.stat(tenant_file).st_mode) == 0o600
+    agent.stop()
+    again = start_agent(hub.url, env=no_tenant(own_key))
+    again.wait_log(r"online: ")
+    assert "pairing code" not in again.log()

@@ -48,6 +48,8 @@ public final class SSHServerConnection {
     /// once the connect starts, or refused).
     var pendingForwards: [PendingForward] = []
     var nextKeepalive: Int64?
+    /// Channels that ran to their end on this connection.
+    var channelsEnded = 0
     /// The server's shared pump buffer.
     var scratch: UnsafeMutableRawBufferPointer { server.scratch }
 
@@ -136,7 +138,14 @@ public final class SSHServerConnection {
             let rc = ssh_handle_key_exchange(session)
             if rc == SSH_AGAIN { return }
             if rc != SSH_OK {
-                teardown("key exchange: \(lastError)")
+                let err = lastError
+                if err.contains("banner: DELETE /ssh/close/") {
+                    // The gateway gave the stream up before starting SSH on it (the user's
+                    // login failed on its side) and wrote its close request instead.
+                    teardown("closed by the server before SSH started")
+                } else {
+                    teardown("key exchange: \(err)")
+                }
                 return
             }
             state = .authenticating
@@ -152,7 +161,14 @@ public final class SSHServerConnection {
         if (status & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0 || ssh_is_connected(session) == 0 {
             let err = lastError
             let byPeer = (status & SSH_CLOSED_ERROR) == 0 || err.hasPrefix("Received SSH_MSG_DISCONNECT")
-            teardown(byPeer ? "closed by peer" : "connection error: \(err)")
+            if !byPeer && afterLastChannel {
+                // ShellHub's gateway writes `DELETE /ssh/close/<uid> HTTP/1.1...` into the
+                // stream once its session ended (PROTOCOL.md 6): not SSH, and not an error.
+                SSHLog.debug("conn \(peer): bytes after the last channel ended: \(err)")
+                teardown("closed by peer after the session ended")
+            } else {
+                teardown(byPeer ? "closed by peer" : "connection error: \(err)")
+            }
             return
         }
         if server.config.keepaliveIntervalMs > 0 && state == .open {
@@ -165,6 +181,9 @@ public final class SSHServerConnection {
             }
         }
     }
+
+    /// Every channel that was opened has ended: anything the peer sends now is past the session.
+    var afterLastChannel: Bool { state == .open && handlers.isEmpty && channelsEnded > 0 }
 
     /// Ends the connection now (close protocol, shutdown): children are killed.
     public func close(reason: String) {
@@ -296,6 +315,7 @@ public final class SSHServerConnection {
                 if let s = h as? SessionChannel { s.unwatch() }
                 if let ch = h.channel { ssh_channel_free(ch) }
                 handlers.remove(at: i)
+                channelsEnded += 1
             } else {
                 i += 1
             }

@@ -4,7 +4,13 @@ PYTHON := .venv/bin/python
 TETHER_BIN ?= $(CURDIR)/.build/debug/tether
 export TETHER_BIN
 
-.PHONY: all deps build test test-host test-embedded test-boards test-boards-ssh test-python test-fuzz demo cross cross-all fuzz clean
+# The real ShellHub binaries (../shared/peers/shellhub, read-only), decompressed on demand.
+PEERS ?= $(CURDIR)/../shared/peers/shellhub
+SHELLHUB_SERVER_BIN ?= $(CURDIR)/.cache/peers/shellhub-server
+SHELLHUB_AGENT_BIN ?= $(CURDIR)/.cache/peers/shellhub-agent
+export SHELLHUB_SERVER_BIN SHELLHUB_AGENT_BIN
+
+.PHONY: all deps build test test-host test-embedded test-boards test-boards-ssh test-interop test-python test-fuzz demo cross cross-all fuzz clean
 
 all: build
 
@@ -15,7 +21,7 @@ build:
 	swift build
 
 # Everything CI runs (after .ci/run installed the dependencies).
-test: test-host test-embedded test-boards test-boards-ssh test-fuzz test-python
+test: test-host test-embedded test-boards test-boards-ssh test-interop test-fuzz test-python
 
 test-host:
 	swift build
@@ -38,6 +44,21 @@ test-boards-ssh: test-boards
 		$(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e/ssh
 	TETHER_RUNNER=qemu-arm-static TETHER_BIN=$(CURDIR)/dist/beaglebone-black/tether \
 		$(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e/ssh
+
+# Tests/interop against the real ShellHub server (PostgreSQL, Redis, server, nginx; ports
+# 8080/2222): every case with the host build, then the SSH cases (`-m ssh`) with the
+# raspberrypi4 board binary under qemu-user. Needs the ports free (one server per machine).
+test-interop: $(SHELLHUB_SERVER_BIN) $(SHELLHUB_AGENT_BIN)
+	swift build
+	@test -x dist/raspberrypi4/tether || bash cross/build.sh raspberrypi4
+	$(PYTHON) -m pytest -q -p no:cacheprovider Tests/interop
+	TETHER_RUNNER=qemu-aarch64-static TETHER_BIN=$(CURDIR)/dist/raspberrypi4/tether \
+		$(PYTHON) -m pytest -q -p no:cacheprovider -m ssh Tests/interop
+
+$(CURDIR)/.cache/peers/shellhub-%:
+	@mkdir -p $(dir $@)
+	xz -dkc $(PEERS)/shellhub-$*-v0.27.0-rc.6-linux-amd64.xz > $@.part
+	chmod 0755 $@.part && mv $@.part $@
 
 test-python:
 	bash scripts/run-python-tests.sh

@@ -240,9 +240,10 @@ def start_device(key_pool, account):
             argv = [GO_AGENT]
         else:
             argv = [*tether_command(), "run"]
-        log = str(pathlib.Path(hub.dir) / f"agent-{name}.log")
+        log = str(pathlib.Path(hub.dir) / f"agent-{name}-{n}.log")
         agent = AgentProcess(argv, e, log)
         dev = Device(hub, agent, name, kind)
+        dev.agent_env = e
         started.append(dev)
         if accept:
             dev.accept()

@@ -146,7 +146,8 @@ def test_pty_size_window_change_ctrl_c_and_status(legacy, start_device, account,
         assert "after-sleep" not in text.replace("echo after-sleep", "")
         _tmux("send-keys", "-t", pane, "exit 7", "Enter")
         end = time.monotonic() + 30 * SLOW
-        while time.monotonic() < end and not status_file.exists():
+        while time.monotonic() < end and not (status_file.exists()
+                                              and status_file.read_text().endswith("\n")):
             time.sleep(0.2)
         assert status_file.read_text().strip() == "7", dev.agent.log()[-2000:]
     finally:

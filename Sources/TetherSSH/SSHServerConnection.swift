@@ -139,7 +139,7 @@ public final class SSHServerConnection {
             if rc == SSH_AGAIN { return }
             if rc != SSH_OK {
                 let err = lastError
-                if err.contains("banner: DELETE /ssh/close/") {
+                if Self.isCloseRequestBanner(err) {
                     // The gateway gave the stream up before starting SSH on it (the user's
                     // login failed on its side) and wrote its close request instead.
                     teardown("closed by the server before SSH started")
@@ -180,6 +180,18 @@ public final class SSHServerConnection {
                 nextKeepalive = now + server.config.keepaliveIntervalMs
             }
         }
+    }
+
+    /// libssh's "No version of SSH protocol usable (banner: DELETE /ssh/close/...)": the peer's
+    /// first line was ShellHub's close request, not an SSH version.
+    static func isCloseRequestBanner(_ error: String) -> Bool {
+        let needle = Array("(banner: DELETE /ssh/close/".utf8)
+        let hay = Array(error.utf8)
+        guard hay.count >= needle.count else { return false }
+        for start in 0...(hay.count - needle.count) where hay[start] == needle[0] {
+            if Array(hay[start..<(start + needle.count)]) == needle { return true }
+        }
+        return false
     }
 
     /// Every channel that was opened has ended: anything the peer sends now is past the session.

@@ -154,3 +154,24 @@ def test_pty_size_window_change_ctrl_c_and_status(legacy, start_device, account,
         subprocess.run(["tmux", "-L", "tether-interop", "kill-session", "-t", session],
                        capture_output=True)
     subprocess.run(["tmux", "-L", "tether-interop", "kill-server"], capture_output=True)
+
+
+def test_v1_login_typed_slowly(legacy, start_device, account, workdir):
+    """v1: the gateway dials the session's WebSocket back when the user connects and starts
+    SSH on it only at authentication. Until then it does not read the dial-back, so gorilla
+    answers no WebSocket ping there; the agent must not take that for a dead peer. Here the
+    password comes 70 s late (a person typing, a second factor): past the agent's
+    dial-back ping (~45-50 s idle) and its 15 s answer grace."""
+    if os.environ.get("TETHER_RUNNER"):
+        pytest.skip("host build only (70 s of waiting; the logic is not per architecture)")
+    dev = start_device(legacy, transport=1)
+    slow = workdir / "askpass-slow"
+    from conftest import PASSWORD
+    slow.write_text(f"#!/bin/sh\nsleep 70\nprintf '%s\\n' '{PASSWORD}'\n")
+    slow.chmod(0o755)
+    r = subprocess.run(["ssh", "-p", str(SSH_PORT), *SSH_OPTS, *password_opts(),
+                        f"{LINUX_USER}@{dev.target}@127.0.0.1", "echo slow-ok"],
+                       capture_output=True, text=True, timeout=150, env=askpass_env(str(slow)),
+                       stdin=subprocess.DEVNULL)
+    assert r.stdout == "slow-ok\n", r.stderr + dev.agent.log()[-2000:]
+    assert "peer silent" not in dev.agent.log()

@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -132,6 +133,7 @@ def main() -> int:
     p.add_argument("--outage", type=float, default=60)
     p.add_argument("--sessions", default="0,1,10")
     p.add_argument("--json", default="")
+    p.add_argument("--keep", action="store_true", help="keep the work dir (logs) in /tmp")
     a = p.parse_args()
 
     work = tempfile.mkdtemp(prefix="tether-side-")
@@ -269,6 +271,10 @@ def main() -> int:
         for r in relays:
             r.stop()
         sh.stop()
+        if a.keep:
+            print(f"work dir kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
     report = {"window_s": elapsed, "warmup_s": a.warmup, "outage_s": outage,
               "sessions_alive": [alive, alive_end, len(sessions_procs)], "cases": [

@@ -4,7 +4,13 @@ PYTHON := .venv/bin/python
 TETHER_BIN ?= $(CURDIR)/.build/debug/tether
 export TETHER_BIN
 
-.PHONY: all deps build test test-fresh test-host test-embedded test-boards test-boards-ssh test-python test-fuzz demo cross cross-all fuzz clean
+# The real ShellHub binaries (../shared/peers/shellhub, read-only), decompressed on demand.
+PEERS ?= $(CURDIR)/../shared/peers/shellhub
+SHELLHUB_SERVER_BIN ?= $(CURDIR)/.cache/peers/shellhub-server
+SHELLHUB_AGENT_BIN ?= $(CURDIR)/.cache/peers/shellhub-agent
+export SHELLHUB_SERVER_BIN SHELLHUB_AGENT_BIN
+
+.PHONY: all deps build test test-fresh test-host test-embedded test-boards test-boards-ssh test-interop test-python test-fuzz demo cross cross-all fuzz clean
 
 all: build
 
@@ -16,7 +22,7 @@ build:
 
 # Everything CI runs. `deps` installs what is missing (a no-op when all is there) and then checks,
 # file by file, that nothing the build and the tests use is absent (scripts/check-deps.sh).
-test: deps test-host test-embedded test-boards test-boards-ssh test-fuzz test-python
+test: deps test-host test-embedded test-boards test-boards-ssh test-interop test-fuzz test-python
 
 # What CI runs: a brand-new Debian 12 root (mmdebstrap), a clean clone of HEAD inside it, the
 # install step, then `make test` there (scripts/fresh-root.sh; ~30 min on 2 cores).
@@ -44,6 +50,23 @@ test-boards-ssh: test-boards
 		$(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e/ssh
 	TETHER_RUNNER=qemu-arm-static TETHER_BIN=$(CURDIR)/dist/beaglebone-black/tether \
 		$(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e/ssh
+
+# Tests/interop against the real ShellHub server (PostgreSQL, Redis, server, nginx): every case
+# with the host build, then the SSH cases (`-m ssh`) with the raspberrypi4 board binary under
+# qemu-user. The server's ports 8080/2222 are fixed in its code: each run gets a network
+# namespace of its own (loopback only, scripts/in-netns.sh), so it never meets another server,
+# a developer's or a second run's.
+test-interop: $(SHELLHUB_SERVER_BIN) $(SHELLHUB_AGENT_BIN)
+	swift build
+	@test -x dist/raspberrypi4/tether || bash cross/build.sh raspberrypi4
+	bash scripts/in-netns.sh $(PYTHON) -m pytest -q -p no:cacheprovider Tests/interop
+	TETHER_RUNNER=qemu-aarch64-static TETHER_BIN=$(CURDIR)/dist/raspberrypi4/tether \
+		bash scripts/in-netns.sh $(PYTHON) -m pytest -q -p no:cacheprovider -m ssh Tests/interop
+
+$(CURDIR)/.cache/peers/shellhub-%:
+	@mkdir -p $(dir $@)
+	xz -dkc $(PEERS)/shellhub-$*-v0.27.0-rc.6-linux-amd64.xz > $@.part
+	chmod 0755 $@.part && mv $@.part $@
 
 test-python:
 	bash scripts/run-python-tests.sh

@@ -55,6 +55,15 @@ public struct KeepaliveScheduler: Sendable {
 
     public func isOpen(_ id: Int) -> Bool { entries[id].open }
 
+    /// A dead report the runtime chose not to act on: watch the connection afresh from `now`
+    /// (its pings keep going out when it is idle; the next missed answer reports it again).
+    public mutating func revive(_ id: Int, now: Instant) {
+        guard entries[id].open else { return }
+        entries[id].deadReported = false
+        entries[id].pingOutstandingSince = nil
+        if now > entries[id].lastReceived { entries[id].lastReceived = now }
+    }
+
     /// Any frame written on the connection (including a pong or a ping ACK).
     public mutating func noteSent(_ id: Int, now: Instant) {
         if now > entries[id].lastSent { entries[id].lastSent = now }

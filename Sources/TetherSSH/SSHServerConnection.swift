@@ -48,6 +48,8 @@ public final class SSHServerConnection {
     /// once the connect starts, or refused).
     var pendingForwards: [PendingForward] = []
     var nextKeepalive: Int64?
+    /// Channels that ran to their end on this connection.
+    var channelsEnded = 0
     /// The server's shared pump buffer.
     var scratch: UnsafeMutableRawBufferPointer { server.scratch }
 
@@ -136,7 +138,14 @@ public final class SSHServerConnection {
             let rc = ssh_handle_key_exchange(session)
             if rc == SSH_AGAIN { return }
             if rc != SSH_OK {
-                teardown("key exchange: \(lastError)")
+                let err = lastError
+                if Self.isCloseRequestBanner(err) {
+                    // The gateway gave the stream up before starting SSH on it (the user's
+                    // login failed on its side) and wrote its close request instead.
+                    teardown("closed by the server before SSH started")
+                } else {
+                    teardown("key exchange: \(err)")
+                }
                 return
             }
             state = .authenticating
@@ -174,10 +183,32 @@ public final class SSHServerConnection {
         if (status & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0 || ssh_is_connected(session) == 0 {
             let err = lastError
             let byPeer = (status & SSH_CLOSED_ERROR) == 0 || err.hasPrefix("Received SSH_MSG_DISCONNECT")
-            teardown(byPeer ? "closed by peer" : "connection error: \(err)")
+            if !byPeer && afterLastChannel {
+                // ShellHub's gateway writes `DELETE /ssh/close/<uid> HTTP/1.1...` into the
+                // stream once its session ended (PROTOCOL.md 6): not SSH, and not an error.
+                SSHLog.debug("conn \(peer): bytes after the last channel ended: \(err)")
+                teardown("closed by peer after the session ended")
+            } else {
+                teardown(byPeer ? "closed by peer" : "connection error: \(err)")
+            }
             return
         }
     }
+
+    /// libssh's "No version of SSH protocol usable (banner: DELETE /ssh/close/...)": the peer's
+    /// first line was ShellHub's close request, not an SSH version.
+    static func isCloseRequestBanner(_ error: String) -> Bool {
+        let needle = Array("(banner: DELETE /ssh/close/".utf8)
+        let hay = Array(error.utf8)
+        guard hay.count >= needle.count else { return false }
+        for start in 0...(hay.count - needle.count) where hay[start] == needle[0] {
+            if Array(hay[start..<(start + needle.count)]) == needle { return true }
+        }
+        return false
+    }
+
+    /// Every channel that was opened has ended: anything the peer sends now is past the session.
+    var afterLastChannel: Bool { state == .open && handlers.isEmpty && channelsEnded > 0 }
 
     /// Ends the connection now (close protocol, shutdown): children are killed.
     public func close(reason: String) {
@@ -309,6 +340,7 @@ public final class SSHServerConnection {
                 if let s = h as? SessionChannel { s.unwatch() }
                 if let ch = h.channel { ssh_channel_free(ch) }
                 handlers.remove(at: i)
+                channelsEnded += 1
             } else {
                 i += 1
             }

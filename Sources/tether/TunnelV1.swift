@@ -17,6 +17,11 @@ final class V1Service: SlotPipeOwner {
     private var linkPaths: [String]
     private var pipes: [SlotPipe?]
     private var proxies: [ProxyDial?]
+    /// Per dial-back: the server has sent bytes of the session itself (past the request head).
+    /// Before that, ShellHub's gateway does not read the dial-back (its SSH client starts only
+    /// at the user's authentication, maybe minutes later), and gorilla answers a ping only
+    /// while it reads: an unanswered ping then is no sign of a dead peer.
+    private var peerSpoke: [Bool]
     /// Refusals and failed proxy dials, logged without flooding (see BurstLog).
     private var refusals = BurstLog()
     private var keepalive: KeepaliveScheduler
@@ -38,6 +43,7 @@ final class V1Service: SlotPipeOwner {
         let conns = slots + V1Sessions.maxPendingDialBacks
         links = [WebSocketLink?](repeating: nil, count: conns)
         linkPaths = [String](repeating: "", count: conns)
+        peerSpoke = [Bool](repeating: false, count: conns)
         pipes = [SlotPipe?](repeating: nil, count: slots)
         proxies = [ProxyDial?](repeating: nil, count: slots)
         keepalive = KeepaliveScheduler(policy: policy, capacity: 1 + conns, using: &context.rng)
@@ -97,14 +103,17 @@ final class V1Service: SlotPipeOwner {
         switch action {
         case .dialBack(let path): dialBack(path)
         case .openSSH(let slot, let conn, let id, let initial):
+            if !initial.isEmpty { peerSpoke[conn] = true }
             openSSH(slot: slot, conn: conn, sessionID: id, initial: initial)
         case .closeSSH(let slot):
             if let id = machine.slots.sessionID(of: slot) { sessions?.closeSession(sessionID: id) }
             if let conn = machine.connection(of: slot) { closeConnection(conn) }
-        case .proxy(let slot, _, let host, let port, let initial):
+        case .proxy(let slot, let conn, let host, let port, let initial):
+            peerSpoke[conn] = true
             startProxy(slot: slot, host: host, port: port, initial: initial)
         case .data(let slot, let bytes):
             guard let pipe = pipes[slot] else { return }
+            if let conn = machine.connection(of: slot) { peerSpoke[conn] = true }
             pipe.deliver(bytes)
             if pipe.pendingOut > V1Service.pauseAbove, let conn = machine.connection(of: slot) {
                 links[conn]?.setReadPaused(true)
@@ -236,6 +245,9 @@ final class V1Service: SlotPipeOwner {
             for id in firing.dead {
                 if id == V1Service.controlID {
                     control?.deadPeer()
+                } else if links[id - 1] != nil && !peerSpoke[id - 1] {
+                    // Waiting for the gateway's SSH client (bounded by the login grace).
+                    keepalive.revive(id, now: ctx.now)
                 } else if links[id - 1] != nil {
                     ctx.log.info("dial-back \(id - 1): peer silent, closing")
                     closeConnection(id - 1)
@@ -255,6 +267,7 @@ extension V1Service: WebSocketLinkDelegate {
     func linkOpened(_ link: WebSocketLink) {
         let conn = link.tag
         keepalive.open(1 + conn, role: .v1DialBack, now: ctx.now)
+        peerSpoke[conn] = false
         machine.dialBackConnected(connPath: linkPaths[conn], conn: conn, now: ctx.now)
         process()
         rearmKeepalive()

@@ -154,6 +154,25 @@ import Testing
         #expect(s.nextDeadline() == .s(146 + 45))
     }
 
+    /// A dial-back whose peer is not reading yet (ShellHub before its SSH client starts):
+    /// the runtime revives the dead report; pings keep going out, each miss reported again.
+    @Test func revivedDialBackIsPingedAgainAndReportedAgain() {
+        var rng = HighestRandom()
+        var s = KeepaliveScheduler(policy: sixty, capacity: 2, using: &rng)
+        s.open(1, role: .v1DialBack, now: .zero)
+        #expect(s.fire(now: .s(45)).pings == [1])
+        #expect(s.fire(now: .s(60)).dead == [1])
+        #expect(s.nextDeadline() == nil)
+        s.revive(1, now: .s(60))
+        #expect(s.nextDeadline() == .s(105))
+        #expect(s.fire(now: .s(105)).pings == [1])
+        #expect(s.fire(now: .s(120)).dead == [1])
+        // Closed connections are not revived.
+        s.close(1)
+        s.revive(1, now: .s(121))
+        #expect(s.nextDeadline() == nil)
+    }
+
     @Test func gcpMiddleboxPingsTheV2TunnelToo() {
         var rng = LowestRandom()
         let policy = KeepalivePolicy(middleboxIdle: .seconds(30))

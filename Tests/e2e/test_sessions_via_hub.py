@@ -187,6 +187,11 @@ def test_password_login_through_the_gateway(make_hub, start_agent, tmp_path, tra
     assert login("root", "wrong-pw").returncode != 0
     assert login("nosuchuser", "s3cret-pw").returncode != 0
     assert "s3cret-pw" not in agent.log() and "wrong-pw" not in agent.log()
+    # The hub writes ShellHub's `DELETE /ssh/close/<id>` into each stream it is done with.
+    # Neither after a session nor on a stream abandoned before SSH is that a connection error.
+    agent.wait_log(r"closed by peer after the session ended")
+    time.sleep(1)
+    assert "DELETE" not in agent.log() and "Packet len" not in agent.log(), agent.log()[-2000:]
 
 
 def test_an_account_file_others_can_write_is_not_used(make_hub, start_agent, tmp_path):

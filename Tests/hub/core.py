@@ -412,6 +412,15 @@ class Hub:
         dev = self._admin_dev(request)
         dev.status = "accepted" if request.path.endswith("/accept") else "rejected"
         self.auth_cache.pop(dev.uid, None)
+        if dev.status == "accepted" and dev.mac:
+            # ShellHub merges on accept: another device of the namespace with the same
+            # identity.mac is replaced by this one, which takes its name (Tests/interop).
+            for other in list(self.devices.values()):
+                if other is not dev and other.tenant == dev.tenant and other.mac == dev.mac:
+                    dev.name = other.name
+                    del self.devices[other.uid]
+                    self.auth_cache.pop(other.uid, None)
+                    state_line(other, f"merged into {dev.uid[:12]}")
         state_line(dev, "status changed")
         return web.json_response(dev.as_json(self.cfg.online_window))
 
@@ -429,8 +438,12 @@ class Hub:
     async def admin_remove(self, request):
         dev = self._admin_dev(request)
         dev.status = "removed"
-        self.auth_cache.pop(dev.uid, None)
-        if dev.tunnel:
+        if self.cfg.removed_is_401:
+            self.auth_cache.pop(dev.uid, None)
+        # else, as the snapshot: its cached auth answer (30 s) survives the removal.
+        if dev.tunnel and self.cfg.removed_is_401:
+            # Newer servers. The snapshot (v0.27.0-rc.6, measured in Tests/interop) leaves the
+            # tunnel up and keeps accepting the device's token; only its gateway refuses it.
             dev.tunnel.close("device removed")
         state_line(dev, "removed")
         return web.json_response({"uid": dev.uid})

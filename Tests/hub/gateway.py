@@ -7,7 +7,11 @@ first authentication request names the device, and the SSH client starts on it o
 method is tried. The client sends `none` first and then exactly one method per connection: the
 user's password relayed, or a freshly minted RSA-4096 key whose signature the agent checks via
 `POST /api/auth/ssh`. A failed attempt discards the stream and opens a new one. Global
-requests from the agent whose name starts with `keepalive` are answered with success.
+requests from the agent whose name starts with `keepalive` are answered with success. When
+the user's connection ends, the session stream gets ShellHub's close request written raw into
+it, `DELETE /ssh/close/<id> HTTP/1.1` (after the agent's channels closed, without an SSH
+disconnect; or instead of SSH on a stream whose login never started), then it is closed, as
+the real server (v0.27.0-rc.6) does. A removed device is "not found".
 
 Not reproduced: ShellHub's own checks of the user's key (any user key is accepted here),
 session recording, direct-tcpip, agent forwarding, window-change after start.
@@ -72,25 +76,42 @@ class _UserSide(asyncssh.SSHServer):
         self.agent_conn = None
         self.bridge_tasks: list = []
         self.key_verdicts: dict = {}
+        self.sid = ""
 
     # -- connection -------------------------------------------------------------------
     def connection_made(self, conn) -> None:
         self.conn = conn
 
     def connection_lost(self, exc) -> None:
+        for t in self.bridge_tasks:
+            t.cancel()          # the pumps stop first: no SSH disconnect reaches the agent
         if self.agent_conn is not None:
             self.agent_conn.close()
         if self.stream_task is not None:
-            self.stream_task.cancel()
-        for t in self.bridge_tasks:
-            t.cancel()
+            if self.stream_task.done() and not self.stream_task.cancelled() \
+                    and self.stream_task.exception() is None:
+                asyncio.ensure_future(self._close_request(self.stream_task.result(), self.sid))
+            else:
+                self.stream_task.cancel()
+
+    @staticmethod
+    async def _close_request(stream, sid: str) -> None:
+        try:
+            await stream.write(f"DELETE /ssh/close/{sid} HTTP/1.1\r\nHost: localhost\r\n"
+                               "Content-Length: 0\r\n\r\n".encode())
+        except Exception:   # noqa: BLE001 — normally the write just fails on a dead stream
+            pass
+        try:
+            await stream.close()
+        except Exception:   # noqa: BLE001
+            pass
 
     def begin_auth(self, username: str) -> bool:
         user, _, target = username.partition("@")
         self.user = user
         name = target.split(".", 1)[1] if "." in target else target
         dev = self.hub.find(name.lower()) if name else None
-        if dev is None or dev.tunnel is None:
+        if dev is None or dev.tunnel is None or dev.status == "removed":
             log.info("gateway: no connected device for %r", username)
             self.target = None
         else:
@@ -100,6 +121,7 @@ class _UserSide(asyncssh.SSHServer):
 
     def _open_stream(self) -> None:
         sid = secrets.token_hex(32)
+        self.sid = sid
         self.stream_task = asyncio.ensure_future(self.hub.open_session(self.target.uid, sid))
 
     # -- methods ----------------------------------------------------------------------

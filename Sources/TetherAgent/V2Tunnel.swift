@@ -17,6 +17,9 @@ public struct V2Tunnel {
     public static let maxNegotiatingStreams = 8
     /// The server gives negotiation 30 s; a stream that has not finished in 60 s is reset.
     public static let negotiationTimeout: Millis = .seconds(60)
+    /// A stream we half-closed (FIN) whose FIN from the server has not come in this long is
+    /// reset, so it stops holding one of yamux's stream places (hashicorp's StreamCloseTimeout).
+    public static let closeTimeout: Millis = .seconds(300)
 
     private struct Negotiation {
         var stream: UInt32
@@ -31,6 +34,11 @@ public struct V2Tunnel {
     private var awaitingProxy: [Bool]
     private var actions: [V2TunnelAction] = []
     private var nextPingID: UInt32 = 1
+    /// Streams we half-closed, waiting for the server's FIN (pruned of streams that are gone,
+    /// so never more than yamux's stream limit).
+    private var closing: [(stream: UInt32, since: Instant)] = []
+    /// The time of the call being handled (every entry point that may close a stream sets it).
+    private var clock = Instant.zero
 
     public init(sessionSlots: Int) {
         slots = SessionSlots(capacity: sessionSlots)
@@ -45,6 +53,7 @@ public struct V2Tunnel {
     /// Bytes from the tunnel WebSocket (any message boundaries).
     public mutating func receive<C: Collection>(_ bytes: C, now: Instant) throws(YamuxError)
     where C.Element == UInt8 {
+        clock = now
         yamux.feed(bytes)
         while let event = try yamux.next() {
             handle(event, now: now)
@@ -99,6 +108,8 @@ public struct V2Tunnel {
                 release(slot)
                 actions.append(.reset(slot: slot))
             }
+        case .streamRefused(let id):
+            actions.append(.refused(stream: id, reason: .tooManyStreams))
         case .sendWindowOpened(let id):
             if let slot = slots.slot(for: .stream(id)) { actions.append(.canSend(slot: slot)) }
         case .ping:
@@ -159,7 +170,7 @@ public struct V2Tunnel {
             } else {
                 actions.append(.unknownSession(header.id))
             }
-            yamux.close(id)
+            halfClose(id)
         case .httpProxy:
             guard let host = header.host, !host.isEmpty, let port = header.portNumber else {
                 replyAndClose(id, .error("bad proxy header"))
@@ -179,7 +190,17 @@ public struct V2Tunnel {
 
     private mutating func replyAndClose(_ id: UInt32, _ reply: ProxyReply) {
         _ = try? yamux.send(id, reply.encode())
+        halfClose(id)
+    }
+
+    /// FIN on a stream; it is watched until the server's FIN ends it, or `closeTimeout`.
+    private mutating func halfClose(_ id: UInt32) {
         yamux.close(id)
+        var i = 0
+        while i < closing.count {
+            if yamux.state(closing[i].stream) == nil { closing.remove(at: i) } else { i += 1 }
+        }
+        if yamux.state(id) != nil { closing.append((id, clock)) }
     }
 
     private mutating func release(_ slot: Int) {
@@ -216,9 +237,10 @@ public struct V2Tunnel {
 
     /// The slot's local end is finished (SSH session over, proxied socket closed): FIN to the
     /// server, and the slot is free at once (late data for the stream is dropped).
-    public mutating func localClosed(_ slot: Int) {
+    public mutating func localClosed(_ slot: Int, now: Instant) {
         guard let id = stream(of: slot) else { return }
-        yamux.close(id)
+        clock = now
+        halfClose(id)
         release(slot)
     }
 
@@ -237,23 +259,40 @@ public struct V2Tunnel {
     }
 
     /// The proxy's dial failed: `{"error":...}`, FIN, slot freed.
-    public mutating func proxyFailed(_ slot: Int, message: String) {
+    public mutating func proxyFailed(_ slot: Int, message: String, now: Instant) {
         guard awaitingProxy[slot], let id = stream(of: slot) else { return }
+        clock = now
         replyAndClose(id, .error(message))
         release(slot)
     }
 
     // MARK: timers and keepalive
 
-    /// The earliest negotiation deadline; nil when no stream is negotiating.
+    /// The earliest negotiation or half-close deadline; nil when there is none.
     public var nextDeadline: Instant? {
         var next: Instant? = nil
         for n in negotiations { next = earliest(next, n.openedAt + V2Tunnel.negotiationTimeout) }
+        for c in closing { next = earliest(next, c.since + V2Tunnel.closeTimeout) }
         return next
     }
 
-    /// Resets streams whose negotiation outlived `negotiationTimeout`.
+    /// Resets streams whose negotiation outlived `negotiationTimeout`, and half-closed streams
+    /// the server did not close within `closeTimeout`.
     public mutating func timerFired(now: Instant) {
+        clock = now
+        var c = 0
+        while c < closing.count {
+            let (id, since) = closing[c]
+            if yamux.state(id) == nil {
+                closing.remove(at: c)
+            } else if now - since >= V2Tunnel.closeTimeout {
+                closing.remove(at: c)
+                yamux.reset(id)
+                actions.append(.refused(stream: id, reason: .closeTimeout))
+            } else {
+                c += 1
+            }
+        }
         var i = 0
         while i < negotiations.count {
             if now - negotiations[i].openedAt >= V2Tunnel.negotiationTimeout {
@@ -312,4 +351,8 @@ public enum StreamRefusal: Equatable, Sendable {
     case negotiationFailed
     case negotiationTimeout
     case badHeader
+    /// A SYN over yamux's stream limit (slots plus negotiating streams, all taken).
+    case tooManyStreams
+    /// A stream we half-closed that the server never closed: reset after `closeTimeout`.
+    case closeTimeout
 }

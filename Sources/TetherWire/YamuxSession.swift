@@ -27,6 +27,9 @@ public enum YamuxEvent: Equatable {
     case remoteClosed(UInt32)
     /// The peer aborted the stream (RST); it is gone.
     case streamReset(UInt32)
+    /// A SYN over the stream limit (or after our GoAway) was answered with RST at once; the
+    /// stream never existed. For the caller's log, which would not hear of it otherwise.
+    case streamRefused(UInt32)
     /// The peer granted send window on a stream; more may be sent now.
     case sendWindowOpened(UInt32)
     /// The peer pinged; the ACK is already queued in the output.
@@ -40,7 +43,7 @@ public enum YamuxEvent: Equatable {
     public var streamID: UInt32? {
         switch self {
         case .streamOpened(let id), .data(let id, _), .remoteClosed(let id), .streamReset(let id),
-            .sendWindowOpened(let id):
+            .streamRefused(let id), .sendWindowOpened(let id):
             return id
         case .ping, .pingAck, .goAway:
             return nil
@@ -195,6 +198,7 @@ public struct YamuxSession {
         if id % 2 == 0 { throw .streamIDParity(id) }
         if localGoAway || streams.count >= config.maxStreams {
             YamuxHeader(type: .windowUpdate, flags: .rst, streamID: id).encode(into: &output)
+            events.append(.streamRefused(id))
             return
         }
         if index(of: id) != nil {

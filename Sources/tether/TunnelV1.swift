@@ -141,6 +141,9 @@ final class V1Service: SlotPipeOwner {
         case .negotiationFailed: return "request head unreadable"
         case .negotiationTimeout: return "request head timed out"
         case .badHeader: return "not a dial-back request"
+        // Yamux's own (v2 only); named here as v2 names them.
+        case .tooManyStreams: return "stream limit reached"
+        case .closeTimeout: return "not closed by the server in time"
         }
     }
 

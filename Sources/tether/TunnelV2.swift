@@ -142,7 +142,7 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
             if let id = machine.slots.sessionID(of: slot) { sessions?.closeSession(sessionID: id) }
             pipes[slot]?.terminate()
             pipes[slot] = nil
-            machine.localClosed(slot)
+            machine.localClosed(slot, now: ctx.now)
         case .proxy(let slot, let host, let port, let initial):
             startProxy(slot: slot, host: host, port: port, initial: initial)
         case .data(let slot, let bytes):
@@ -175,6 +175,8 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
         case .negotiationFailed: return "multistream negotiation failed"
         case .negotiationTimeout: return "negotiation timed out"
         case .badHeader: return "bad header line"
+        case .tooManyStreams: return "stream limit reached"
+        case .closeTimeout: return "not closed by the server in time"
         }
     }
 
@@ -195,7 +197,7 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
             switch result {
             case .failure(let e):
                 ctx.warnBurst(&refusals, kind: "proxy \(host):\(port)", "proxy to \(host):\(port) failed: \(e.message)")
-                machine.proxyFailed(slot, message: e.message)
+                machine.proxyFailed(slot, message: e.message, now: ctx.now)
             case .success(let pipe):
                 pipes[slot] = pipe
                 machine.proxyConnected(slot)
@@ -224,7 +226,7 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
     func pipeEnded(_ slot: Int, reason: String) {
         pipes[slot] = nil
         ctx.log.info("slot \(slot) closed: \(reason)")
-        machine.localClosed(slot)
+        machine.localClosed(slot, now: ctx.now)
         process()
     }
 

@@ -59,10 +59,10 @@ import TetherWire
                 while let a = t.nextAction() {
                     switch a {
                     case .data(let slot, let b): t.consumed(slot, b.count)
-                    case .closeSSH(let slot): t.localClosed(slot)
+                    case .closeSSH(let slot): t.localClosed(slot, now: .zero)
                     case .openSSH: opened += 1
                     case .proxy(let slot, _, _, _):
-                        if Bool.random(using: &rng) { t.proxyConnected(slot) } else { t.proxyFailed(slot, message: "no") }
+                        if Bool.random(using: &rng) { t.proxyConnected(slot) } else { t.proxyFailed(slot, message: "no", now: .zero) }
                     default: break
                     }
                 }

@@ -118,7 +118,7 @@ struct ServerPeer {
         let close = try s.open(7, "/ssh/close/1.0.0", header: "{\"id\":\"b\"}")
         #expect(close.last?.header == YamuxHeader(type: .windowUpdate, flags: .fin, streamID: 7))
         #expect(s.takeActions() == [.closeSSH(slot: 1)])
-        s.tunnel.localClosed(1)
+        s.tunnel.localClosed(1, now: s.now)
         #expect(s.output() == [Frame(header: YamuxHeader(type: .windowUpdate, flags: .fin, streamID: 3), payload: [])])
         #expect(!s.tunnel.slots.isFull)
         _ = try s.open(9, "/ssh/open/1.0.0", header: "{\"id\":\"d\"}")
@@ -165,7 +165,7 @@ struct ServerPeer {
         #expect(s.output().map(\.payload) == [Array("{\"status\":\"ok\"}\n".utf8)])
         _ = try s.open(3, "/http/proxy/1.0.0", header: #"{"id":"r2","host":"10.0.0.9","port":"22"}"#)
         _ = s.takeActions()
-        s.tunnel.proxyFailed(1, message: "connection refused")
+        s.tunnel.proxyFailed(1, message: "connection refused", now: s.now)
         let out = s.output()
         #expect(out.map(\.payload) == [Array("{\"error\":\"connection refused\"}\n".utf8), []])
         #expect(out.last?.header.flags == .fin)
@@ -204,6 +204,57 @@ struct ServerPeer {
         #expect(s.tunnel.openStreamCount == 0)
     }
 
+    /// A stream we half-closed holds one of yamux's stream places until the server's FIN: one
+    /// that never comes must not hold it for ever (it did: no close timeout).
+    @Test func halfClosedStreamIsResetWhenTheServerNeverCloses() throws {
+        var s = ServerPeer(slots: 1)
+        s.now = .s(10)
+        _ = try s.open(1, "/ssh/open/1.0.0", header: "{\"id\":\"a\"}")
+        _ = s.takeActions()
+        _ = s.output()
+        s.tunnel.localClosed(0, now: .s(20))
+        #expect(s.output() == [Frame(header: YamuxHeader(type: .windowUpdate, flags: .fin, streamID: 1), payload: [])])
+        #expect(s.tunnel.openStreamCount == 1)      // waiting for the server's FIN
+        #expect(s.tunnel.nextDeadline == .s(20) + V2Tunnel.closeTimeout)
+        s.tunnel.timerFired(now: .s(20) + V2Tunnel.closeTimeout - 1)
+        #expect(s.takeActions().isEmpty)
+        #expect(s.tunnel.openStreamCount == 1)
+        s.tunnel.timerFired(now: .s(20) + V2Tunnel.closeTimeout)
+        #expect(s.takeActions() == [.refused(stream: 1, reason: .closeTimeout)])
+        #expect(s.output().last?.header == YamuxHeader(type: .windowUpdate, flags: .rst, streamID: 1))
+        #expect(s.tunnel.openStreamCount == 0)
+        #expect(s.tunnel.nextDeadline == nil)
+    }
+
+    @Test func halfClosedStreamTheServerClosesIsNotReset() throws {
+        var s = ServerPeer(slots: 1)
+        _ = try s.open(1, "/ssh/open/1.0.0", header: "{\"id\":\"a\"}")
+        _ = s.takeActions()
+        s.tunnel.localClosed(0, now: .s(5))
+        _ = s.output()
+        _ = try s.send(ServerPeer.frame(.windowUpdate, .fin, 1))
+        #expect(s.tunnel.openStreamCount == 0)
+        s.tunnel.timerFired(now: .s(5) + V2Tunnel.closeTimeout)
+        #expect(s.takeActions().isEmpty)
+        #expect(s.output().isEmpty)
+        #expect(s.tunnel.nextDeadline == nil)
+    }
+
+    /// A SYN beyond yamux's stream limit (slots plus negotiating places, all taken) is reset by
+    /// the session itself; the runtime hears of it now, for its burst-limited log.
+    @Test func synOverTheStreamLimitIsReported() throws {
+        var s = ServerPeer(slots: 1)
+        _ = try s.open(1, "/ssh/open/1.0.0", header: "{\"id\":\"a\"}")
+        _ = s.takeActions()
+        for n in 1...V2Tunnel.maxNegotiatingStreams {
+            _ = try s.send(ServerPeer.frame(.windowUpdate, .syn, UInt32(2 * n + 1)))
+        }
+        _ = s.takeActions()
+        let out = try s.send(ServerPeer.frame(.windowUpdate, .syn, 99))
+        #expect(out.last?.header == YamuxHeader(type: .windowUpdate, flags: .rst, streamID: 99))
+        #expect(s.takeActions() == [.refused(stream: 99, reason: .tooManyStreams)])
+    }
+
     @Test func floodOfStreamsStaysBounded() throws {
         var s = ServerPeer(slots: 2)
         var rsts = 0
@@ -223,7 +274,7 @@ struct ServerPeer {
         _ = try s.send(ServerPeer.frame(.windowUpdate, .fin, 1))
         #expect(s.takeActions() == [.remoteClosed(slot: 0)])
         #expect(s.tunnel.slots.isInUse(0))
-        s.tunnel.localClosed(0)
+        s.tunnel.localClosed(0, now: s.now)
         #expect(!s.tunnel.slots.isInUse(0))
         #expect(s.tunnel.openStreamCount == 0)
         _ = try s.open(3, "/ssh/open/1.0.0", header: "{\"id\":\"b\"}")

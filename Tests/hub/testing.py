@@ -178,14 +178,14 @@ def make_ca(workdir: str, names=("localhost",), ips=("127.0.0.1",)) -> dict:
 
 # ------------------------------------------------------------------------------------ nginx
 
-NGINX_CONF = """\
+NGINX_MAIN = """\
 {user}
 worker_processes 1;
 daemon off;
 master_process on;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log info;
-events {{ worker_connections 256; }}
+events {{ worker_connections {connections}; }}
 http {{
     access_log {dir}/access.log;
     client_body_temp_path {dir}/tmp/body;
@@ -194,6 +194,24 @@ http {{
     uwsgi_temp_path {dir}/tmp/uwsgi;
     scgi_temp_path {dir}/tmp/scgi;
     map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
+{http}}}
+"""
+
+
+def start_nginx(workdir: str, http_block: str, connections: int = 256) -> subprocess.Popen:
+    """Debian's nginx on `workdir/nginx.conf`: one worker in the foreground, logs and temp
+    files in `workdir`, the WebSocket upgrade map, then `http_block` (upstreams, servers)."""
+    os.makedirs(os.path.join(workdir, "tmp"), exist_ok=True)
+    conf = os.path.join(workdir, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_MAIN.format(user="user root;" if os.geteuid() == 0 else "", dir=workdir,
+                                  connections=connections, http=http_block))
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    return subprocess.Popen([nginx, "-p", workdir, "-c", conf, "-e", os.path.join(workdir, "error.log")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+NGINX_CONF = """\
     server {{
         listen 127.0.0.1:{port} ssl;
         server_name localhost;
@@ -213,7 +231,6 @@ http {{
             proxy_send_timeout {read_timeout};
         }}
     }}
-}}
 """
 
 
@@ -238,19 +255,10 @@ class Nginx:
         return self.tls["ca"]
 
     def start(self) -> "Nginx":
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
         self.port = free_port()
-        conf = os.path.join(self.dir, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(user="user root;" if os.geteuid() == 0 else "",
-                                      dir=self.dir, port=self.port, cert=self.tls["cert"],
-                                      key=self.tls["key"], upstream=self.upstream_port,
-                                      read_timeout=self.read_timeout))
-        self.proc = subprocess.Popen([nginx, "-p", self.dir, "-c", conf, "-e",
-                                      os.path.join(self.dir, "error.log")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = start_nginx(self.dir, NGINX_CONF.format(
+            port=self.port, cert=self.tls["cert"], key=self.tls["key"],
+            upstream=self.upstream_port, read_timeout=self.read_timeout))
         try:
             wait_port(self.port)
         except TimeoutError:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 
-from hub.testing import free_port, wait_port
+from hub.testing import free_port, start_nginx, wait_port
 
 API_PORT = 8080
 SSH_PORT = 2222
@@ -298,21 +297,6 @@ class Api:
 
 
 NGINX_CONF = """\
-{user}
-worker_processes 1;
-daemon off;
-master_process on;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log info;
-events {{ worker_connections 512; }}
-http {{
-    access_log {dir}/access.log;
-    client_body_temp_path {dir}/tmp/body;
-    proxy_temp_path {dir}/tmp/proxy;
-    fastcgi_temp_path {dir}/tmp/fastcgi;
-    uwsgi_temp_path {dir}/tmp/uwsgi;
-    scgi_temp_path {dir}/tmp/scgi;
-    map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
     upstream shellhub {{ server 127.0.0.1:{upstream}; }}
     server {{
         listen 127.0.0.1:{http_port};
@@ -338,7 +322,6 @@ http {{
         }}
         location / {{ return 404; }}
     }}
-}}
 """
 
 
@@ -362,18 +345,9 @@ class Gateway:
         return f"https://127.0.0.1:{self.https_port}"
 
     def start(self) -> "Gateway":
-        os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
-        conf = os.path.join(self.dir, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(user="user root;" if os.geteuid() == 0 else "",
-                                      dir=self.dir, http_port=self.http_port,
-                                      https_port=self.https_port, cert=self.tls["cert"],
-                                      key=self.tls["key"], upstream=API_PORT))
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        self.proc = subprocess.Popen([nginx, "-p", self.dir, "-c", conf, "-e",
-                                      os.path.join(self.dir, "error.log")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = start_nginx(self.dir, NGINX_CONF.format(
+            http_port=self.http_port, https_port=self.https_port, cert=self.tls["cert"],
+            key=self.tls["key"], upstream=API_PORT), connections=512)
         wait_port(self.http_port)
         wait_port(self.https_port)
         return self

@@ -82,9 +82,11 @@ say "extracted a new root at $root ($(tar -tf "$base" | grep -c '^./var/lib/dpkg
 rm -f "$root"/etc/apt/sources.list "$root"/etc/apt/sources.list.d/* "$root"/etc/apt/apt.conf.d/99mmdebstrap
 for f in "${sources[@]}"; do cp -a "$f" "$root$f"; done
 for f in "${aptconf[@]}"; do [ -f "$f" ] && cp -a "$f" "$root/etc/apt/apt.conf.d/"; done
+pipconf=()
 for f in /etc/pip.conf /root/.config/pip/pip.conf /root/.pip/pip.conf ${PIP_CONFIG_FILE:-}; do
-    if [ -f "$f" ]; then mkdir -p "$root$(dirname "$f")"; cp -a "$f" "$root$f"; fi
+    if [ -f "$f" ]; then pipconf+=("$f"); fi
 done
+for f in "${pipconf[@]}"; do mkdir -p "$root$(dirname "$f")"; cp -a "$f" "$root$f"; done
 if [ -d /usr/local/share/ca-certificates ]; then
     mkdir -p "$root/usr/local/share/ca-certificates"
     cp -a /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
@@ -100,8 +102,6 @@ say "cloned $(git -C "$repo" rev-parse --short HEAD) into the root at $repo"
 mkdir -p "$root$toolchain"
 [ -d "$shared" ] && mkdir -p "$root$shared"
 # Local wheel directories that pip's configuration names (find-links) come along, read-only.
-pipconf=()
-for f in /etc/pip.conf /root/.config/pip/pip.conf /root/.pip/pip.conf ${PIP_CONFIG_FILE:-}; do [ -f "$f" ] && pipconf+=("$f"); done
 wheels=$( { [ ${#pipconf[@]} -eq 0 ] || sed -n 's/^ *find-links *= *//p' "${pipconf[@]}"; echo "${PIP_FIND_LINKS:-}"; } \
           | tr ' ' '\n' | grep '^/' | sort -u | while read -r d; do [ -d "$d" ] && echo "$d"; done | tr '\n' ' ' || true)
 for d in $wheels; do mkdir -p "$root$d"; done

@@ -185,19 +185,16 @@ public final class Logger {
             midLine = false
         }
         let n = format(level, message, fresh: false)
-        linesWritten += 1
         if target == .syslog {
             buffer[n] = 0
             buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: n + 1) {
                 tether_syslog_write(level.syslogPriority, $0)
             }
+            linesWritten += 1
             return
         }
         buffer[n] = UInt8(ascii: "\n")
-        if !emit(n + 1) {
-            linesWritten -= 1
-            drop()
-        }
+        if emit(n + 1) { linesWritten += 1 } else { drop() }
     }
 
     private func drop() {

@@ -84,7 +84,46 @@ void tether_ssh_unwatch_agent_request(tether_ssh_channel channel, void *watch) {
     free(watch);
 }
 
-void tether_ssh_set_log_level(int level) { ssh_set_log_level(level); }
+// libssh logs through one callback per thread (ours is single-threaded). Lines at or under the
+// configured level go to stderr as libssh's own would; during tether_ssh_keepalive the level is
+// raised to SSH_LOG_PACKET only to learn whether a call sent its request.
+static int tether_ssh_level;
+static int tether_ssh_watching_send;
+static int tether_ssh_saw_send;
+
+static void tether_ssh_log(int priority, const char *function, const char *buffer, void *userdata) {
+    (void)function;
+    (void)userdata;
+    if (tether_ssh_watching_send && strstr(buffer, "Sent a SSH_MSG_GLOBAL_REQUEST") != NULL)
+        tether_ssh_saw_send = 1;
+    if (priority <= tether_ssh_level) fprintf(stderr, "libssh[%d] %s\n", priority, buffer);
+}
+
+void tether_ssh_set_log_level(int level) {
+    tether_ssh_level = level;
+    (void)ssh_set_log_callback(tether_ssh_log);
+    (void)ssh_set_log_level(level);
+}
+
+int tether_ssh_keepalive(tether_ssh_session session) {
+    // ssh_send_keepalive keeps one global request pending per session and hides its result:
+    // a call sends only when nothing is pending, otherwise it collects (or keeps waiting for)
+    // the earlier reply and sends nothing. Its reply can come back within the very call that
+    // sent it, so "call twice" can send twice; the first call's log line says whether it sent.
+    if (ssh_get_log_callback() != tether_ssh_log) (void)ssh_set_log_callback(tether_ssh_log);
+    tether_ssh_watching_send = 1;
+    tether_ssh_saw_send = 0;
+    (void)ssh_set_log_level(SSH_LOG_PACKET);
+    (void)ssh_send_keepalive(session);
+    int sent = tether_ssh_saw_send;
+    if (!sent) {
+        (void)ssh_send_keepalive(session);
+        sent = tether_ssh_saw_send;
+    }
+    (void)ssh_set_log_level(tether_ssh_level);
+    tether_ssh_watching_send = 0;
+    return sent;
+}
 
 int tether_crypt(const char *key, const char *setting, char *out, size_t cap) {
     // struct crypt_data is ~32 KiB with libxcrypt: heap, not stack, and zeroed as required.

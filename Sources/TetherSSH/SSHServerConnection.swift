@@ -159,12 +159,9 @@ public final class SSHServerConnection {
             if let due = nextKeepalive, now >= due {
                 // keepalive@openssh.com, want_reply 1. ShellHub takes any global request named
                 // keepalive* and forwards keepalive@shellhub.io to the user's client
-                // (server/ssh/session/session.go). libssh keeps one global request pending
-                // until a later call collects its reply, and a call that collects sends
-                // nothing: the second call sends when the first collected the last reply
-                // (otherwise both only wait), so one goes out per interval, never two.
-                _ = ssh_send_keepalive(session)
-                _ = ssh_send_keepalive(session)
+                // (server/ssh/session/session.go). One per interval at most: a reply still
+                // outstanding from the last one means this interval sends nothing.
+                _ = tether_ssh_keepalive(session)
                 nextKeepalive = nil
             }
         }

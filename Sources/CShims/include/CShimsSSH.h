@@ -16,6 +16,8 @@ typedef struct ssh_message_struct *tether_ssh_message;
 typedef struct ssh_key_struct *tether_ssh_key;
 struct ssh_channel_struct;
 typedef struct ssh_channel_struct *tether_ssh_channel;
+struct ssh_session_struct;
+typedef struct ssh_session_struct *tether_ssh_session;
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,6 +43,9 @@ int tether_ssh_agent_requested(void *watch);
 void tether_ssh_unwatch_agent_request(tether_ssh_channel channel, void *watch);
 /// libssh log level for the whole process (0 = none ... 4 = functions).
 void tether_ssh_set_log_level(int level);
+/// One keepalive@openssh.com (want_reply 1) unless the previous one's reply has not come yet:
+/// collects that reply first. Returns 1 when a request went out, 0 when it still waits.
+int tether_ssh_keepalive(tether_ssh_session session);
 
 // --- crypt(3) ---
 /// Hashes `key` with the method and salt in `setting` (a full shadow hash works). Writes the

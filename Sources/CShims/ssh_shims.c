@@ -356,9 +356,6 @@ int tether_socketpair_stream(int fds[2], int bufsize) {
     return 0;
 }
 
-#if !defined(__GLIBC__)
-#endif
-
 int tether_ptsname(int master, char *out, size_t cap) {
     return ptsname_r(master, out, cap) == 0 ? 0 : -errno;
 }

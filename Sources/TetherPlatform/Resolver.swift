@@ -78,9 +78,6 @@ public final class Resolver: IOHandler {
                            expires: MonotonicClock.nowMilliseconds() + ttlMilliseconds)
     }
 
-    /// Forgets the cache (e.g. after every cached address refused connections).
-    public func invalidate() { cache = nil }
-
     /// Resolves `host` (name or literal) for TCP `port`. The completion runs from the loop, or
     /// at once for literals and cache hits.
     public func resolve(host: String, port: UInt16,

@@ -25,9 +25,6 @@ class ChannelHandler {
     /// The connection is going away: kill children, close fds (an unreaped child goes to
     /// `orphan`).
     func abort() {}
-
-    /// True when libssh holds unsent output (the socket was not writable).
-    var sshWritePending: Bool { (ssh_get_poll_flags(session) & SSH_WRITE_PENDING) != 0 }
 }
 
 /// Bytes waiting to go into an fd (child stdin, forwarded socket).

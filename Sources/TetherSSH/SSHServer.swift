@@ -123,11 +123,6 @@ public final class SSHServer {
         }
     }
 
-    /// When the loop should wake to reap killed children (nil: none pending).
-    public func orphanDeadline(now: Int64) -> Int64? {
-        orphans.isEmpty ? nil : now + SSHLimits.reapPollMs
-    }
-
     /// Children still waiting to be reaped (tests, diagnostics).
     public var orphanCount: Int { orphans.count }
 }

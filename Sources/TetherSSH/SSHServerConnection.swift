@@ -117,16 +117,6 @@ public final class SSHServerConnection {
         return startedAt + server.config.loginGraceMs
     }
 
-    /// True when `fd` belongs to this connection (its socket, a child's pipe, a forward).
-    public func owns(fd other: Int32) -> Bool {
-        var list: [SSHPollInterest] = []
-        pollInterests(into: &list)
-        return list.contains { $0.fd == other }
-    }
-
-    /// Same as `service`; for loops that dispatch per fd.
-    public func handle(fd: Int32, revents: Int16, now: Int64) { service(now: now) }
-
     /// Advances everything that can advance without blocking.
     public func service(now: Int64) {
         if state == .closed { return }

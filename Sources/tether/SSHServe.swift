@@ -4,166 +4,50 @@ import TetherSSH
 
 /// `tether ssh-serve --port N --host-key FILE [--shadow FILE] [--passwd FILE]
 ///  [--device-name NAME] [--single-user-hash HASH] [--permit-empty] [--oracle-key FILE]
-///  [--keepalive MS] [--login-grace-ms MS] [--builtin-sftp] [--builtin-sftp-runner QEMU] [--socketpair] [--event-loop] [--utmp F] [--wtmp F] [--verbose]`
-/// `--socketpair` serves each connection through a socketpair, as the agent's slots do.
-/// `--event-loop` drives connections with TetherPlatform's EventLoop and SSHConnectionDriver
-/// (the runtime's way) instead of the small poll() loop below.
-/// A debug listener on 127.0.0.1:N that serves every TCP connection with the agent's SSH
-/// server in one small poll() loop, so real OpenSSH clients can be used in tests.
-/// `--oracle-key` stands in for the hub: fingerprints of that key's public half are "known"
-/// and `data` is signed with it (answered on the next loop turn, i.e. asynchronously).
+///  [--keepalive MS] [--login-grace-ms MS] [--builtin-sftp] [--builtin-sftp-runner QEMU]
+///  [--socketpair] [--utmp F] [--wtmp F] [--libssh-log N] [--verbose]`
+///
+/// A debug listener on 127.0.0.1:N for tests with real OpenSSH clients: every TCP connection
+/// is served by the agent's SSH server on the agent's own EventLoop and SSHConnectionDriver
+/// (there is no second loop). What it leaves out is the hub: no tunnel, no session slots.
+/// `--socketpair` serves each connection on one end of a socketpair, as a slot does, with the
+/// TCP socket pumped into the other end. `--oracle-key` stands in for the hub's key oracle:
+/// fingerprints of that key's public half are "known" and `data` is signed with it (answered
+/// on the next loop turn, i.e. asynchronously).
 func sshServeCommand(_ args: [String]) -> Int {
-    var port: Int32 = 0
-    var hostKey: String?
-    var config = SSHServerConfig(hostKeyPath: "")
-    var oracleKey: String?
-    var viaSocketpair = false
-    var useEventLoop = false
-    var i = 0
-    func value() -> String? {
-        i += 1
-        return i < args.count ? args[i] : nil
-    }
-    while i < args.count {
-        switch args[i] {
-        case "--port": port = Int32(value() ?? "") ?? 0
-        case "--host-key": hostKey = value()
-        case "--shadow": config.shadowPath = value() ?? config.shadowPath
-        case "--passwd": config.passwdPath = value() ?? config.passwdPath
-        case "--device-name": config.deviceName = value() ?? config.deviceName
-        case "--single-user-hash":
-            config.singleUserPasswordHash = value()
-            config.forceSingleUser = true
-        case "--permit-empty": config.permitEmptyPasswords = true
-        case "--builtin-sftp": config.sftpServerPaths = []
-        case "--builtin-sftp-runner":
-            // Tests under qemu-user without binfmt_misc: run the built-in SFTP server through
-            // the emulator, since the kernel cannot exec the ARM binary itself.
-            if let runner = value(), let me = realpath("/proc/self/exe", nil) {
-                config.builtinSFTP = (runner, [runner, String(cString: me), "sftp-server"])
-                free(me)
-            }
-        case "--socketpair": viaSocketpair = true
-        case "--event-loop": useEventLoop = true
-        case "--utmp": config.utmpPath = value()
-        case "--wtmp": config.wtmpPath = value()
-        case "--oracle-key": oracleKey = value()
-        case "--keepalive": config.keepaliveIntervalMs = Int64(value() ?? "") ?? 0
-        case "--login-grace-ms": config.loginGraceMs = Int64(value() ?? "") ?? 0
-        case "--libssh-log": config.libsshLogLevel = Int32(value() ?? "") ?? 0
-        case "--verbose": SSHLog.verbose = true
-        default:
-            Console.err("ssh-serve: unknown option '\(args[i])'")
-            return 2
-        }
-        i += 1
-    }
-    guard port > 0, let hostKey else {
-        Console.err("usage: tether ssh-serve --port N --host-key FILE [--shadow FILE]")
+    let options: SSHServeOptions
+    switch SSHServeOptions.parse(args) {
+    case .success(let o): options = o
+    case .failure(let e):
+        Console.err("ssh-serve: " + e.message)
         return 2
     }
-    config.hostKeyPath = hostKey
     let server: SSHServer
     do {
-        server = try SSHServer(config: config)
+        server = try SSHServer(config: options.config)
     } catch {
         Console.err("ssh-serve: \(error.text)")
         return 1
     }
     let oracle = TestKeyOracle()
-    if let oracleKey {
-        guard oracle.load(privateKeyPath: oracleKey) else {
-            Console.err("ssh-serve: cannot load oracle key \(oracleKey)")
+    if let path = options.oracleKey {
+        guard oracle.load(privateKeyPath: path) else {
+            Console.err("ssh-serve: cannot load oracle key \(path)")
             return 1
         }
         server.oracle = oracle
     }
-    let listener = tether_tcp_listen("127.0.0.1", port, 64)
+    let listener = tether_tcp_listen("127.0.0.1", options.port, 64)
     if listener < 0 {
-        Console.err("ssh-serve: cannot listen on 127.0.0.1:\(port) (errno \(-listener))")
+        Console.err("ssh-serve: cannot listen on 127.0.0.1:\(options.port) (errno \(-listener))")
         return 1
     }
-    Console.out("ssh-serve: listening on 127.0.0.1:\(port)")
-    if useEventLoop {
-        return serveWithEventLoop(server: server, listener: listener, oracle: oracle)
-    }
-    var conns: [SSHServerConnection] = []
-    var bridges: [SocketBridge] = []
-    var peerBuf = [CChar](repeating: 0, count: 64)
-    while true {
-        var pfds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
-        var owner: [Int] = [-1]
-        var deadline: Int64? = nil
-        for (index, c) in conns.enumerated() {
-            var wants: [SSHPollInterest] = []
-            c.pollInterests(into: &wants)
-            for w in wants {
-                pfds.append(pollfd(fd: w.fd, events: w.events, revents: 0))
-                owner.append(index)
-            }
-            if let d = c.nextDeadline { deadline = min(deadline ?? d, d) }
-        }
-        let firstBridgeFd = pfds.count
-        for b in bridges { b.interests(into: &pfds) }
-        var timeout: Int32 = -1
-        let before = Int64(MonotonicClock.nowMilliseconds())
-        if let d = deadline { timeout = Int32(max(0, min(d - before, 60_000))) }
-        if server.orphanCount > 0 { timeout = timeout < 0 ? 200 : min(timeout, 200) }
-        if oracle.hasQueued { timeout = 0 }
-        let n = pfds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeout) }
-        if n < 0 && tether_errno() != EINTR { return 1 }
-        let now = Int64(MonotonicClock.nowMilliseconds())
-        oracle.deliverQueued()
-
-        var due = [Bool](repeating: false, count: conns.count)
-        for (k, p) in pfds.enumerated() where k < firstBridgeFd && p.revents != 0 && owner[k] >= 0 {
-            due[owner[k]] = true
-        }
-        if pfds.count > firstBridgeFd && pfds[firstBridgeFd...].contains(where: { $0.revents != 0 }) {
-            for b in bridges { b.service() }
-            bridges.removeAll { $0.isDone }
-        }
-        for (index, c) in conns.enumerated() {
-            if due[index] || (c.nextDeadline.map { $0 <= now } ?? false) || oracle.touched {
-                c.service(now: now)
-            }
-        }
-        oracle.touched = false
-        conns.removeAll { $0.state == .closed }
-        server.reapOrphans()
-
-        if pfds[0].revents != 0 {
-            while true {
-                let fd = peerBuf.withUnsafeMutableBufferPointer {
-                    tether_tcp_accept(listener, $0.baseAddress, $0.count)
-                }
-                if fd < 0 { break }
-                let peer = String(decoding: peerBuf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                do {
-                    let c: SSHServerConnection
-                    if viaSocketpair {
-                        let (conn, streamEnd) = try server.acceptViaSocketpair(peer: peer, now: now)
-                        bridges.append(SocketBridge(outer: fd, inner: streamEnd))
-                        c = conn
-                    } else {
-                        c = try server.accept(fd: fd, peer: peer, now: now)
-                    }
-                    c.service(now: now)
-                    conns.append(c)
-                } catch {
-                    Console.err("ssh-serve: accept: \(error.text)")
-                    close(fd)
-                }
-            }
-        }
-    }
-}
-
-/// `ssh-serve --event-loop`: the listener and every connection on TetherPlatform's EventLoop.
-private func serveWithEventLoop(server: SSHServer, listener: Int32, oracle: TestKeyOracle) -> Int {
-    let loop = EventLoop()
-    let acceptor = SSHServeAcceptor(server: server, loop: loop)
+    Console.out("ssh-serve: listening on 127.0.0.1:\(options.port)")
+    let loop = EventLoop(maxDescriptors: SSHServeOptions.maxDescriptors, maxTimers: SSHServeOptions.maxTimers)
+    let acceptor = SSHServeAcceptor(server: server, loop: loop, viaSocketpair: options.viaSocketpair)
     oracle.onQueued = {
+        // Answers go out on the next turn, as the hub's would; a full timer table is not
+        // possible here (one timer per queued answer at most, the table holds 512).
         _ = try? loop.schedule(afterMilliseconds: 0) {
             oracle.deliverQueued()
             for d in acceptor.drivers { d.poke() }
@@ -179,15 +63,79 @@ private func serveWithEventLoop(server: SSHServer, listener: Int32, oracle: Test
     return 0
 }
 
-/// Accepts TCP connections and gives each an `SSHConnectionDriver`.
+/// ssh-serve's command line.
+struct SSHServeOptions {
+    /// Table sizes of ssh-serve's loop: a debug listener for many parallel test clients.
+    static let maxDescriptors = 1024
+    static let maxTimers = 512
+
+    var port: Int32 = 0
+    var config = SSHServerConfig(hostKeyPath: "")
+    var oracleKey: String?
+    var viaSocketpair = false
+
+    struct Failure: Error { let message: String }
+
+    static func parse(_ args: [String]) -> Result<SSHServeOptions, Failure> {
+        var o = SSHServeOptions()
+        var hostKey: String?
+        var i = 0
+        func value() -> String? {
+            i += 1
+            return i < args.count ? args[i] : nil
+        }
+        while i < args.count {
+            switch args[i] {
+            case "--port": o.port = Int32(value() ?? "") ?? 0
+            case "--host-key": hostKey = value()
+            case "--shadow": o.config.shadowPath = value() ?? o.config.shadowPath
+            case "--passwd": o.config.passwdPath = value() ?? o.config.passwdPath
+            case "--device-name": o.config.deviceName = value() ?? o.config.deviceName
+            case "--single-user-hash":
+                o.config.singleUserPasswordHash = value()
+                o.config.forceSingleUser = true
+            case "--permit-empty": o.config.permitEmptyPasswords = true
+            case "--builtin-sftp": o.config.sftpServerPaths = []
+            case "--builtin-sftp-runner":
+                // Tests under qemu-user without binfmt_misc: run the built-in SFTP server
+                // through the emulator, since the kernel cannot exec the ARM binary itself.
+                if let runner = value(), let me = realpath("/proc/self/exe", nil) {
+                    o.config.builtinSFTP = (runner, [runner, String(cString: me), "sftp-server"])
+                    free(me)
+                }
+            case "--socketpair": o.viaSocketpair = true
+            case "--utmp": o.config.utmpPath = value()
+            case "--wtmp": o.config.wtmpPath = value()
+            case "--oracle-key": o.oracleKey = value()
+            case "--keepalive": o.config.keepaliveIntervalMs = Int64(value() ?? "") ?? 0
+            case "--login-grace-ms": o.config.loginGraceMs = Int64(value() ?? "") ?? 0
+            case "--libssh-log": o.config.libsshLogLevel = Int32(value() ?? "") ?? 0
+            case "--verbose": SSHLog.verbose = true
+            default: return .failure(Failure(message: "unknown option '\(args[i])'"))
+            }
+            i += 1
+        }
+        guard o.port > 0, let hostKey else {
+            return .failure(Failure(message: "usage: tether ssh-serve --port N --host-key FILE [--shadow FILE]"))
+        }
+        o.config.hostKeyPath = hostKey
+        return .success(o)
+    }
+}
+
+/// Accepts TCP connections and gives each an `SSHConnectionDriver` (and, with `--socketpair`,
+/// a `SocketBridge` from the TCP socket to the connection's socketpair end).
 private final class SSHServeAcceptor: IOHandler {
     let server: SSHServer
     let loop: EventLoop
+    let viaSocketpair: Bool
     var drivers: [SSHConnectionDriver] = []
+    var bridges: [SocketBridge] = []
 
-    init(server: SSHServer, loop: EventLoop) {
+    init(server: SSHServer, loop: EventLoop, viaSocketpair: Bool) {
         self.server = server
         self.loop = loop
+        self.viaSocketpair = viaSocketpair
     }
 
     func ioReady(fd: Int32, events: IOEvents, loop: EventLoop) {
@@ -196,18 +144,36 @@ private final class SSHServeAcceptor: IOHandler {
             let c = peerBuf.withUnsafeMutableBufferPointer { tether_tcp_accept(fd, $0.baseAddress, $0.count) }
             if c < 0 { return }
             let peer = String(decoding: peerBuf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            do {
-                let conn = try server.accept(fd: c, peer: peer, now: Int64(MonotonicClock.nowMilliseconds()))
-                let driver = SSHConnectionDriver(connection: conn, loop: loop)
-                driver.onClosed = { [self] closed in
-                    drivers.removeAll { $0.connection === closed }
-                }
-                drivers.append(driver)
-                driver.start()
-            } catch {
-                Console.err("ssh-serve: accept: \(error.text)")
-                close(c)
-            }
+            if !serve(fd: c, peer: peer) { close(c) }
         }
+    }
+
+    private func serve(fd: Int32, peer: String) -> Bool {
+        let now = Int64(MonotonicClock.nowMilliseconds())
+        let conn: SSHServerConnection
+        do {
+            if viaSocketpair {
+                let (c, streamEnd) = try server.acceptViaSocketpair(peer: peer, now: now)
+                guard let bridge = SocketBridge(outer: fd, inner: streamEnd, loop: loop) else {
+                    Console.err("ssh-serve: accept: event loop full")
+                    close(streamEnd)
+                    c.close(reason: "event loop full")
+                    return false
+                }
+                bridge.onDone = { [self] done in bridges.removeAll { $0 === done } }
+                bridges.append(bridge)
+                conn = c
+            } else {
+                conn = try server.accept(fd: fd, peer: peer, now: now)
+            }
+        } catch {
+            Console.err("ssh-serve: accept: \(error.text)")
+            return false
+        }
+        let driver = SSHConnectionDriver(connection: conn, loop: loop)
+        driver.onClosed = { [self] closed in drivers.removeAll { $0.connection === closed } }
+        drivers.append(driver)
+        driver.start()
+        return true
     }
 }

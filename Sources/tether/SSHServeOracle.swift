@@ -10,8 +10,7 @@ final class TestKeyOracle: PublicKeyOracle {
     private var fingerprint = ""
     private var queue: [(PublicKeyOracleTicket, String?)] = []
     private var loaded = false
-    var touched = false
-    /// Called when an answer is queued (the event-loop mode schedules its delivery).
+    /// Called when an answer is queued (ssh-serve schedules its delivery on the loop).
     var onQueued: (() -> Void)?
 
     init() { mbedtls_pk_init(&pk) }
@@ -43,14 +42,11 @@ final class TestKeyOracle: PublicKeyOracle {
         onQueued?()
     }
 
-    var hasQueued: Bool { !queue.isEmpty }
-
     func deliverQueued() {
         let items = queue
         queue.removeAll()
         for (ticket, sig) in items {
             ticket.resolve(signatureBase64: sig)
-            touched = true
         }
     }
 

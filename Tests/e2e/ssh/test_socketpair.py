@@ -23,13 +23,13 @@ def test_exec_sftp_and_parallel_through_socketpair(make_server, tmp_path):
     assert log.count("accepted") == 10
 
 
-def test_runtime_event_loop_driver(make_server, tmp_path):
-    # TetherPlatform's EventLoop + SSHConnectionDriver, as the runtime will run the server.
+def test_key_oracle_pty_and_parallel(make_server, tmp_path):
+    # The oracle answering on a later loop turn, key login, pty and parallel clients.
     key = tmp_path / "k.pem"
     subprocess.run(["openssl", "genrsa", "-traditional", "-out", str(key), "2048"], check=True,
                    capture_output=True)
     key.chmod(0o600)
-    s = make_server(extra=["--event-loop", "--oracle-key", str(key)])
+    s = make_server(extra=["--oracle-key", str(key)])
     r = s.ssh("echo hi; echo err >&2; exit 4")
     assert (r.returncode, r.stdout, r.stderr) == (4, b"hi\n", b"err\n")
     data = os.urandom(3 * 1024 * 1024)

@@ -64,6 +64,16 @@ public final class SSHConnectionDriver: IOHandler {
         for r in registered where !wants.contains(where: { $0.fd == r.fd }) {
             loop.unregister(fd: r.fd)
         }
+        registered.removeAll { r in !wants.contains { $0.fd == r.fd } }
+        // All or nothing: a connection whose fds do not all fit is closed with every fd it had
+        // unregistered (none left behind to spin on POLLNVAL once teardown closes them). The
+        // runtime reserves SSHLimits.descriptorsPerConnection per slot, so this is the last line
+        // of defence, not the limit a user meets (that is the channel limit).
+        let fresh = wants.reduce(0) { n, w in registered.contains { $0.fd == w.fd } ? n : n + 1 }
+        if fresh > loop.maxDescriptors - loop.descriptorCount {
+            tableFull()
+            return
+        }
         var kept: [SSHPollInterest] = []
         for w in wants {
             var ev: IOEvents = []
@@ -77,12 +87,8 @@ public final class SSHConnectionDriver: IOHandler {
                 }
                 kept.append(w)
             } catch {
-                // A full descriptor table: this connection cannot be served safely.
-                SSHLog.info("conn \(connection.peer): event loop full")
-                for k in kept { loop.unregister(fd: k.fd) }
-                registered.removeAll()
-                connection.close(reason: "event loop descriptor table full")
-                sync()
+                registered = kept + registered.filter { r in !kept.contains { $0.fd == r.fd } }
+                tableFull()
                 return
             }
         }
@@ -98,6 +104,13 @@ public final class SSHConnectionDriver: IOHandler {
                 timer = (try? loop.schedule(atNanoseconds: at) { self.timerFired() }) ?? .none
             }
         }
+    }
+
+    private func tableFull() {
+        for r in registered { loop.unregister(fd: r.fd) }
+        registered.removeAll()
+        connection.close(reason: "event loop descriptor table full")
+        sync()
     }
 
     private func timerFired() {

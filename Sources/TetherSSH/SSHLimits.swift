@@ -2,8 +2,16 @@
 public enum SSHLimits {
     /// Bytes moved per read between a channel and a child or socket (one SSH packet's worth).
     public static let pumpChunk = 64 * 1024
-    /// Channels (sessions + forwardings) one connection may have open at once.
+    /// Channels (sessions + forwardings) one connection may have open at once, counting
+    /// direct-tcpip opens still resolving their host and agent connections from programs.
     public static let channelsPerConnection = 10
+    /// Most descriptors one channel registers with the loop: a session without a pty has
+    /// three pipes, its child's pidfd and, with agent forwarding, its agent listener; a forward
+    /// has one socket.
+    public static let descriptorsPerChannel = 5
+    /// Most descriptors one connection registers with the loop: its socket and every channel
+    /// at its most. The runtime reserves this much per session slot.
+    public static let descriptorsPerConnection = 1 + channelsPerConnection * descriptorsPerChannel
     /// Oracle calls (POST /api/auth/ssh) one connection may cause; ShellHub uses one key.
     public static let oracleCallsPerConnection = 1
     /// How long output is still drained after the child exited before exit-status goes out

@@ -48,6 +48,8 @@ public final class SSHServerConnection {
     /// once the connect starts, or refused).
     var pendingForwards: [PendingForward] = []
     var nextKeepalive: Int64?
+    /// Channels counted against `SSHLimits.channelsPerConnection`.
+    var channelsInUse: Int { handlers.count + pendingForwards.count + (context?.newHandlers.count ?? 0) }
     /// Channels that ran to their end on this connection.
     var channelsEnded = 0
     /// The server's shared pump buffer.
@@ -258,7 +260,8 @@ public final class SSHServerConnection {
     }
 
     private func openChannel(_ msg: OpaquePointer, now: Int64) -> Bool {
-        guard handlers.count < SSHLimits.channelsPerConnection, let context else {
+        guard channelsInUse < SSHLimits.channelsPerConnection, let context else {
+            // SSH_MSG_CHANNEL_OPEN_FAILURE: the client says "open failed", the connection stays.
             _ = ssh_message_reply_default(msg)
             return false
         }
@@ -318,6 +321,7 @@ public final class SSHServerConnection {
     }
 
     private func serviceChannels(now: Int64) {
+        context?.channelRoom = SSHLimits.channelsPerConnection - channelsInUse
         var i = 0
         while i < handlers.count {
             let h = handlers[i]

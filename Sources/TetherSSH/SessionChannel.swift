@@ -275,10 +275,18 @@ final class SessionChannel: ChannelHandler {
         }
         guard started else { return }
 
-        // Agent connections from the program: each becomes an auth-agent@openssh.com channel.
+        // Agent connections from the program: each becomes an auth-agent@openssh.com channel,
+        // within the connection's channel limit (beyond it the program's agent client sees the
+        // connection closed at once).
         while agentListener >= 0 {
             let fd = tether_tcp_accept(agentListener, nil, 0)
             if fd < 0 { break }
+            if context.channelRoom <= 0 {
+                SSHLog.info("agent connection refused: \(SSHLimits.channelsPerConnection) channels open")
+                close(fd)
+                continue
+            }
+            context.channelRoom -= 1
             context.newHandlers.append(ForwardChannel(session: session, agentSocket: fd, now: now))
         }
 
@@ -392,6 +400,8 @@ final class SessionContext {
     let dropPrivileges: Bool
     /// Channels a session created (agent forwarding); the connection adopts them.
     var newHandlers: [ChannelHandler] = []
+    /// Channels the connection may still open (set before its channels run).
+    var channelRoom = 0
 
     init(config: SSHServerConfig, account: UserAccount, dropPrivileges: Bool) {
         self.config = config

@@ -114,12 +114,14 @@ enum RuntimeLog {
     }
 }
 
-/// Sizes of the event loop's fixed tables, from the number of session slots.
+/// Sizes of the event loop's fixed tables, from the number of session slots. Each slot has its
+/// own share reserved, so a free slot is always usable however much the others hold.
 enum RuntimeLimits {
-    /// Tunnel, API, resolver, signals; per session: its dial-back (v1), both socketpair ends,
-    /// the child's pty or three pipes, and a few forwarded channels or the agent socket.
+    /// Tunnel, API calls, resolver, signals.
     static let baseDescriptors = 16
-    static let descriptorsPerSession = 10
+    /// Per session: its v1 dial-back, the tunnel side of its socketpair, one key-oracle call,
+    /// and its SSH connection at its most (socket and every channel's fds).
+    static let descriptorsPerSession = 3 + SSHLimits.descriptorsPerConnection
     static let baseTimers = 32
     static let timersPerSession = 4
 

@@ -5,7 +5,7 @@ import TetherSSH
 /// `tether ssh-serve --port N --host-key FILE [--shadow FILE] [--passwd FILE]
 ///  [--device-name NAME] [--single-user-hash HASH] [--permit-empty] [--oracle-key FILE]
 ///  [--keepalive MS] [--login-grace-ms MS] [--builtin-sftp] [--builtin-sftp-runner QEMU]
-///  [--socketpair] [--utmp F] [--wtmp F] [--libssh-log N] [--verbose]`
+///  [--socketpair] [--utmp F] [--wtmp F] [--libssh-log N] [--loop-descriptors N] [--verbose]`
 ///
 /// A debug listener on 127.0.0.1:N for tests with real OpenSSH clients: every TCP connection
 /// is served by the agent's SSH server on the agent's own EventLoop and SSHConnectionDriver
@@ -13,7 +13,8 @@ import TetherSSH
 /// `--socketpair` serves each connection on one end of a socketpair, as a slot does, with the
 /// TCP socket pumped into the other end. `--oracle-key` stands in for the hub's key oracle:
 /// fingerprints of that key's public half are "known" and `data` is signed with it (answered
-/// on the next loop turn, i.e. asynchronously).
+/// on the next loop turn, i.e. asynchronously). `--loop-descriptors` sizes the loop's fd table
+/// (tests of a full table).
 func sshServeCommand(_ args: [String]) -> Int {
     let options: SSHServeOptions
     switch SSHServeOptions.parse(args) {
@@ -43,7 +44,7 @@ func sshServeCommand(_ args: [String]) -> Int {
         return 1
     }
     Console.out("ssh-serve: listening on 127.0.0.1:\(options.port)")
-    let loop = EventLoop(maxDescriptors: SSHServeOptions.maxDescriptors, maxTimers: SSHServeOptions.maxTimers)
+    let loop = EventLoop(maxDescriptors: options.loopDescriptors, maxTimers: SSHServeOptions.maxTimers)
     let acceptor = SSHServeAcceptor(server: server, loop: loop, viaSocketpair: options.viaSocketpair)
     oracle.onQueued = {
         // Answers go out on the next turn, as the hub's would; a full timer table is not
@@ -73,6 +74,7 @@ struct SSHServeOptions {
     var config = SSHServerConfig(hostKeyPath: "")
     var oracleKey: String?
     var viaSocketpair = false
+    var loopDescriptors = maxDescriptors
 
     struct Failure: Error { let message: String }
 
@@ -110,6 +112,7 @@ struct SSHServeOptions {
             case "--keepalive": o.config.keepaliveIntervalMs = Int64(value() ?? "") ?? 0
             case "--login-grace-ms": o.config.loginGraceMs = Int64(value() ?? "") ?? 0
             case "--libssh-log": o.config.libsshLogLevel = Int32(value() ?? "") ?? 0
+            case "--loop-descriptors": o.loopDescriptors = max(2, Int(value() ?? "") ?? maxDescriptors)
             case "--verbose": SSHLog.verbose = true
             default: return .failure(Failure(message: "unknown option '\(args[i])'"))
             }

@@ -13,6 +13,8 @@ public enum LinkError: Error, Equatable {
     case io(Int32)
     /// The peer closed the connection before the handshake finished.
     case closedEarly
+    /// The loop's timer table was full: the phase's deadline could not be armed.
+    case noTimer
 
     public var message: String {
         switch self {
@@ -22,6 +24,7 @@ public enum LinkError: Error, Equatable {
         case .timedOut(let p): return p + ": timed out"
         case .io(let e): return "socket: " + Errno.text(e)
         case .closedEarly: return "connection closed during setup"
+        case .noTimer: return "event loop timer table full"
         }
     }
 }
@@ -215,10 +218,16 @@ public final class Link: IOHandler {
         case .open:
             state = .closing
             loop.cancel(timer)
-            timer = (try? loop.schedule(afterMilliseconds: options.closeTimeoutMilliseconds) { [self] in
-                timer = .none
+            do {
+                timer = try loop.schedule(afterMilliseconds: options.closeTimeoutMilliseconds) { [self] in
+                    timer = .none
+                    finishClose()
+                }
+            } catch {
+                // No bound on the flush: close now rather than flush for ever.
                 finishClose()
-            }) ?? .none
+                return
+            }
             if output.isEmpty { finishClose() } else { updateInterest() }
         case .idle, .resolving, .connecting, .proxying, .handshaking:
             fail(nil)
@@ -263,10 +272,15 @@ public final class Link: IOHandler {
             fail(.io(EMFILE))
             return
         }
-        timer = (try? loop.schedule(afterMilliseconds: options.handshakeTimeoutMilliseconds) { [self] in
-            timer = .none
-            fail(.timedOut(phase: state == .proxying ? "proxy" : "tls handshake"))
-        }) ?? .none
+        do {
+            timer = try loop.schedule(afterMilliseconds: options.handshakeTimeoutMilliseconds) { [self] in
+                timer = .none
+                fail(.timedOut(phase: state == .proxying ? "proxy" : "tls handshake"))
+            }
+        } catch {
+            fail(.noTimer)
+            return
+        }
         if usesProxy, let p = options.proxy {
             state = .proxying
             proxyFill = 0
@@ -478,10 +492,15 @@ public final class Link: IOHandler {
 
     private func scheduleDeferredRead() {
         if loop.isPending(deferred) { return }
-        deferred = (try? loop.schedule(afterMilliseconds: 0) { [self] in
-            deferred = .none
-            if state == .open || state == .closing { readAvailable() }
-        }) ?? .none
+        do {
+            deferred = try loop.schedule(afterMilliseconds: 0) { [self] in
+                deferred = .none
+                if state == .open || state == .closing { readAvailable() }
+            }
+        } catch {
+            // Bytes mbedTLS already decrypted would wait for the next packet: not safe.
+            fail(.noTimer)
+        }
     }
 
     // MARK: ending
@@ -501,6 +520,7 @@ public final class Link: IOHandler {
         let notified = (try? loop.schedule(afterMilliseconds: 0) { [self] in
             d.linkClosed(self, error: error)
         }) != nil
+        // No timer for the deferred notice: told now instead (re-entrant, but not lost).
         if !notified { d.linkClosed(self, error: error) }
     }
 

@@ -23,6 +23,8 @@ public enum SocketError: Error, Equatable {
     /// Another lookup for a different host is in flight (one child at a time).
     case resolverBusy
     case cancelled
+    /// The event loop's timer table was full: no deadline for the attempt.
+    case noTimer
 
     /// A short line for the log.
     public var message: String {
@@ -35,6 +37,7 @@ public enum SocketError: Error, Equatable {
         case .resolveTimedOut(let h): return "resolve " + h + ": timed out"
         case .resolverBusy: return "resolver busy"
         case .cancelled: return "cancelled"
+        case .noTimer: return "event loop timer table full"
         }
     }
 }

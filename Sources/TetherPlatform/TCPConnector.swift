@@ -56,14 +56,21 @@ public final class TCPConnector: IOHandler {
                 fd = r.fd
                 do {
                     try loop.register(fd: fd, interest: .writable, handler: self)
-                    timer = try loop.schedule(afterMilliseconds: attemptTimeout) { [self] in
-                        timedOut()
-                    }
                 } catch {
                     teardown(closeFd: true)
                     lastError = .socketFailed(EMFILE)
                     index += 1
                     continue
+                }
+                do {
+                    timer = try loop.schedule(afterMilliseconds: attemptTimeout) { [self] in
+                        timedOut()
+                    }
+                } catch {
+                    // No deadline for any attempt: give up rather than wait for ever.
+                    teardown(closeFd: true)
+                    lastError = .noTimer
+                    break
                 }
                 return
             } catch {

@@ -101,7 +101,16 @@ public final class SSHConnectionDriver: IOHandler {
             timerDeadline = deadline
             if let d = deadline {
                 let at = UInt64(max(d, 0)) &* 1_000_000
-                timer = (try? loop.schedule(atNanoseconds: at) { self.timerFired() }) ?? .none
+                do {
+                    timer = try loop.schedule(atNanoseconds: at) { self.timerFired() }
+                } catch {
+                    // The deadline guards the login grace, a keepalive, a forward's connect or
+                    // the drain after exit: without it the connection is not served.
+                    for r in registered { loop.unregister(fd: r.fd) }
+                    registered.removeAll()
+                    connection.close(reason: "event loop timer table full")
+                    sync()
+                }
             }
         }
     }
@@ -123,10 +132,11 @@ public final class SSHConnectionDriver: IOHandler {
     static func scheduleReaping(_ server: SSHServer, loop: EventLoop) {
         server.reapOrphans()
         if server.orphanCount == 0 || server.reapTimerArmed { return }
-        server.reapTimerArmed = true
-        _ = try? loop.schedule(afterMilliseconds: UInt64(SSHLimits.reapPollMs)) {
+        // Without a timer the children stay queued until the next connection ends (which
+        // calls this again): they were killed already, only their zombies wait.
+        server.reapTimerArmed = (try? loop.schedule(afterMilliseconds: UInt64(SSHLimits.reapPollMs)) {
             server.reapTimerArmed = false
             scheduleReaping(server, loop: loop)
-        }
+        }) != nil
     }
 }

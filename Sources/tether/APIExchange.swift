@@ -29,11 +29,21 @@ final class APIExchange: LinkDelegate {
                      options: context.linkOptions(queue: max(APIExchange.queueBytes, request.count)),
                      delegate: self)
         link = l
-        timer = (try? loop.schedule(afterMilliseconds: APIExchange.timeoutMs) { [self] in
-            timer = .none
-            end("timed out (\(APIExchange.timeoutMs / 1000) s)")
-        }) ?? .none
-        l.open()
+    }
+
+    /// Opens the connection under its deadline; without a timer for it, ends at once (the
+    /// owner already holds the exchange, so `onEnd` may run inside this call).
+    func start() {
+        do {
+            timer = try loop.schedule(afterMilliseconds: APIExchange.timeoutMs) { [self] in
+                timer = .none
+                end("timed out (\(APIExchange.timeoutMs / 1000) s)")
+            }
+        } catch {
+            end("event loop timer table full")
+            return
+        }
+        link?.open()
     }
 
     func cancel() {
@@ -113,6 +123,9 @@ final class APICall<X: APIAnswer> {
             self.finish(failure == nil ? self.exchange.connectionClosed() : self.exchange.networkFailed())
         })
     }
+
+    /// Sends the request (after the owner stored the call: a failure may complete inside).
+    func start() { api?.start() }
 
     func cancel() {
         completion = nil

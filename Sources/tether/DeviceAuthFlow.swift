@@ -39,6 +39,7 @@ final class DeviceAuthFlow {
                 self.finish(verdict, nil, failure)
             }
         }
+        challengeCall?.start()
     }
 
     func cancel() {
@@ -66,6 +67,7 @@ final class DeviceAuthFlow {
             if !signed, verdict == .retry(.refused(403), retryAfter: nil) { self.ctx.proofOffered = true }
             self.finish(verdict, response, failure)
         }
+        authCall?.start()
     }
 
     private func finish(_ verdict: DeviceAuthVerdict, _ response: DeviceAuthResponse?, _ failure: String?) {

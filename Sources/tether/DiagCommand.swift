@@ -118,10 +118,15 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
         let canAuth = ctx.tenantSource != .none || !config.provisioningKey.isEmpty
         steps = canAuth ? [connectStep, infoStep, authStep, tunnelStep] : [connectStep, infoStep]
         next()
-        timer = (try? loop.schedule(afterMilliseconds: 90_000) { [self] in
-            line("diag", false, "gave up after 90 s")
-            loop.stop()
-        }) ?? .none
+        do {
+            timer = try loop.schedule(afterMilliseconds: 90_000) { [self] in
+                line("diag", false, "gave up after 90 s")
+                loop.stop()
+            }
+        } catch {
+            line("diag", false, "event loop timer table full")
+            return finish()
+        }
         loop.run()
         return finish()
     }
@@ -215,6 +220,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
             line("server", false, "GET /info: \(failure ?? "no answer")")
             stop()
         })
+        api?.start()
     }
 
     private func authStep() {

@@ -100,6 +100,7 @@ final class LoginSession {
             self.deadline = self.ctx.loop.nowMilliseconds + UInt64(code.expiresInSeconds) * 1000
             self.schedulePoll()
         }
+        call?.start()
     }
 
     private func show(_ code: DeviceLoginCode) {
@@ -115,10 +116,15 @@ final class LoginSession {
     private var deviceText: String { ctx.namespace + "." + ctx.deviceName }
 
     private func schedulePoll() {
-        timer = (try? ctx.loop.schedule(afterMilliseconds: LoginSession.pollMs) { [self] in
-            self.timer = .none
-            self.poll()
-        }) ?? .none
+        do {
+            timer = try ctx.loop.schedule(afterMilliseconds: LoginSession.pollMs) { [self] in
+                self.timer = .none
+                self.poll()
+            }
+        } catch {
+            Console.err("login: event loop timer table full")
+            ctx.loop.stop()
+        }
     }
 
     private func poll() {
@@ -141,6 +147,7 @@ final class LoginSession {
             // pending, or a transient failure: keep polling until the code expires.
             self.schedulePoll()
         }
+        call?.start()
     }
 
     private func end(_ status: Int) {

@@ -106,17 +106,27 @@ final class Runtime: TunnelOwner {
         timer = .none
         if pairing != nil {
             guard let deadline = pairing?.nextDeadline else { return }
-            timer = ctx.schedule(at: deadline) { [self] in
+            guard let t = ctx.schedule(at: deadline, for: "pairing", { [self] in
                 self.timer = .none
                 self.performPairing(self.pairing?.timerFired(now: self.ctx.now, using: &self.ctx.rng))
-            }
+            }) else { return lifecycleStalled() }
+            timer = t
             return
         }
         guard let deadline = lifecycle.nextDeadline else { return }
-        timer = ctx.schedule(at: deadline) { [self] in
+        guard let t = ctx.schedule(at: deadline, for: "agent", { [self] in
             self.timer = .none
             self.perform(self.lifecycle.timerFired(now: self.ctx.now))
-        }
+        }) else { return lifecycleStalled() }
+        timer = t
+    }
+
+    /// Without its next deadline the agent would never dial, retry or re-authenticate again:
+    /// it exits instead (status 1, the reason logged by `schedule`), for its supervisor to
+    /// restart it, rather than sit wedged.
+    private func lifecycleStalled() {
+        exitStatus = 1
+        ctx.loop.stop()
     }
 
     // MARK: pairing
@@ -215,6 +225,7 @@ final class Runtime: TunnelOwner {
             self.pairingFailure = failure
             self.performPairing(report(self, outcome))
         }
+        pairingCall?.start()
     }
 
     /// One log line per change of state (online, or offline with its cause), not per retry:

@@ -75,11 +75,17 @@ final class RuntimeContext {
         return o
     }
 
-    /// Arms a loop timer at a state machine's deadline (same monotonic clock, ms); a timer
-    /// table that is full yields `.none` (the next event re-arms).
-    func schedule(at deadline: Instant, _ action: @escaping () -> Void) -> TimerToken {
+    /// Arms a loop timer at a state machine's deadline (same monotonic clock, ms). nil when the
+    /// timer table is full (said here, naming `what`): the caller then closes what the deadline
+    /// guards. The table is sized from the slots (RuntimeLimits), so this is a last defence.
+    func schedule(at deadline: Instant, for what: String, _ action: @escaping () -> Void) -> TimerToken? {
         let ns = UInt64(max(deadline.milliseconds, 0)) &* 1_000_000
-        return (try? loop.schedule(atNanoseconds: ns, action)) ?? .none
+        do {
+            return try loop.schedule(atNanoseconds: ns, action)
+        } catch {
+            log.error(what + ": timer table full (" + String(loop.maxTimers) + " timers)")
+            return nil
+        }
     }
 
     /// Request target of `path` under the server's path prefix.

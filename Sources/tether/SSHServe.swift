@@ -5,7 +5,7 @@ import TetherSSH
 /// `tether ssh-serve --port N --host-key FILE [--shadow FILE] [--passwd FILE]
 ///  [--device-name NAME] [--single-user-hash HASH] [--permit-empty] [--oracle-key FILE]
 ///  [--keepalive MS] [--login-grace-ms MS] [--builtin-sftp] [--builtin-sftp-runner QEMU]
-///  [--socketpair] [--utmp F] [--wtmp F] [--libssh-log N] [--loop-descriptors N] [--verbose]`
+///  [--socketpair] [--utmp F] [--wtmp F] [--libssh-log N] [--loop-descriptors N] [--loop-timers N] [--verbose]`
 ///
 /// A debug listener on 127.0.0.1:N for tests with real OpenSSH clients: every TCP connection
 /// is served by the agent's SSH server on the agent's own EventLoop and SSHConnectionDriver
@@ -13,8 +13,8 @@ import TetherSSH
 /// `--socketpair` serves each connection on one end of a socketpair, as a slot does, with the
 /// TCP socket pumped into the other end. `--oracle-key` stands in for the hub's key oracle:
 /// fingerprints of that key's public half are "known" and `data` is signed with it (answered
-/// on the next loop turn, i.e. asynchronously). `--loop-descriptors` sizes the loop's fd table
-/// (tests of a full table).
+/// on the next loop turn, i.e. asynchronously). `--loop-descriptors` and `--loop-timers` size the
+/// loop's tables (tests of a full table).
 func sshServeCommand(_ args: [String]) -> Int {
     let options: SSHServeOptions
     switch SSHServeOptions.parse(args) {
@@ -44,14 +44,17 @@ func sshServeCommand(_ args: [String]) -> Int {
         return 1
     }
     Console.out("ssh-serve: listening on 127.0.0.1:\(options.port)")
-    let loop = EventLoop(maxDescriptors: options.loopDescriptors, maxTimers: SSHServeOptions.maxTimers)
+    let loop = EventLoop(maxDescriptors: options.loopDescriptors, maxTimers: options.loopTimers)
     let acceptor = SSHServeAcceptor(server: server, loop: loop, viaSocketpair: options.viaSocketpair)
     oracle.onQueued = {
-        // Answers go out on the next turn, as the hub's would; a full timer table is not
-        // possible here (one timer per queued answer at most, the table holds 512).
-        _ = try? loop.schedule(afterMilliseconds: 0) {
+        // Answers go out on the next turn, as the hub's would; with no timer free, now.
+        do {
+            _ = try loop.schedule(afterMilliseconds: 0) {
+                oracle.deliverQueued()
+                for d in acceptor.drivers { d.poke() }
+            }
+        } catch {
             oracle.deliverQueued()
-            for d in acceptor.drivers { d.poke() }
         }
     }
     do {
@@ -75,6 +78,7 @@ struct SSHServeOptions {
     var oracleKey: String?
     var viaSocketpair = false
     var loopDescriptors = maxDescriptors
+    var loopTimers = maxTimers
 
     struct Failure: Error { let message: String }
 
@@ -113,6 +117,7 @@ struct SSHServeOptions {
             case "--login-grace-ms": o.config.loginGraceMs = Int64(value() ?? "") ?? 0
             case "--libssh-log": o.config.libsshLogLevel = Int32(value() ?? "") ?? 0
             case "--loop-descriptors": o.loopDescriptors = max(2, Int(value() ?? "") ?? maxDescriptors)
+            case "--loop-timers": o.loopTimers = max(1, Int(value() ?? "") ?? maxTimers)
             case "--verbose": SSHLog.verbose = true
             default: return .failure(Failure(message: "unknown option '\(args[i])'"))
             }

@@ -137,6 +137,9 @@ final class SSHSessions: SessionServer, PublicKeyOracle {
             if let failure { self.ctx.log.warning("ssh: key oracle: \(failure)") }
             finish(nil)
         })
-        if let exchange { oracleCalls.append(exchange) }
+        if let exchange {
+            oracleCalls.append(exchange)
+            exchange.start()
+        }
     }
 }

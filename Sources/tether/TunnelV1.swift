@@ -28,6 +28,7 @@ final class V1Service: SlotPipeOwner {
     private var keepaliveTimer = TimerToken.none
     private var machineTimer = TimerToken.none
     fileprivate unowned(unsafe) var control: TunnelV1?
+    private var abandoning = false
     /// Queue size past which a dial-back stops being read until its local end drains.
     static let pauseAbove = 256 * 1024
     static let resumeBelow = 64 * 1024
@@ -91,12 +92,23 @@ final class V1Service: SlotPipeOwner {
         ctx.loop.cancel(machineTimer)
         machineTimer = .none
         if let d = machine.nextDeadline {
-            machineTimer = ctx.schedule(at: d) { [self] in
+            guard let t = ctx.schedule(at: d, for: "v1 sessions", { [self] in
                 machineTimer = .none
                 machine.timerFired(now: ctx.now)
                 process()
-            }
+            }) else { return timersFull() }
+            machineTimer = t
         }
+    }
+
+    /// A deadline that cannot be armed guards every v1 connection (dial-back waits, keepalive
+    /// deaths): all of them are closed, the control link too, and the runtime dials afresh.
+    private func timersFull() {
+        if abandoning { return }
+        abandoning = true
+        for conn in links.indices where links[conn] != nil { closeConnection(conn) }
+        control?.abandon("timer table full")
+        abandoning = false
     }
 
     private func perform(_ action: V1Action) {
@@ -242,7 +254,7 @@ final class V1Service: SlotPipeOwner {
         ctx.loop.cancel(keepaliveTimer)
         keepaliveTimer = .none
         guard let d = keepalive.nextDeadline() else { return }
-        keepaliveTimer = ctx.schedule(at: d) { [self] in
+        guard let t = ctx.schedule(at: d, for: "v1 keepalive", { [self] in
             keepaliveTimer = .none
             let firing = keepalive.fire(now: ctx.now)
             for id in firing.dead {
@@ -262,7 +274,8 @@ final class V1Service: SlotPipeOwner {
             }
             process()
             rearmKeepalive()
-        }
+        }) else { return timersFull() }
+        keepaliveTimer = t
     }
 }
 
@@ -338,6 +351,10 @@ final class TunnelV1: Tunnel, WebSocketLinkDelegate {
 
     fileprivate func deadPeer() {
         fail(.failed("no keep-alive from server"))
+    }
+
+    fileprivate func abandon(_ why: String) {
+        if !closed { fail(.failed(why)) }
     }
 
     private func fail(_ end: LinkEnd) {

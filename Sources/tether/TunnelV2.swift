@@ -118,11 +118,12 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
         ctx.loop.cancel(machineTimer)
         machineTimer = .none
         if let d = machine.nextDeadline {
-            machineTimer = ctx.schedule(at: d) { [self] in
+            guard let t = ctx.schedule(at: d, for: "tunnel", { [self] in
                 machineTimer = .none
                 machine.timerFired(now: ctx.now)
                 process()
-            }
+            }) else { return fail(.failed("timer table full")) }
+            machineTimer = t
         }
     }
 
@@ -236,7 +237,7 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
         ctx.loop.cancel(keepaliveTimer)
         keepaliveTimer = .none
         guard !closed, let d = keepalive.nextDeadline() else { return }
-        keepaliveTimer = ctx.schedule(at: d) { [self] in
+        guard let t = ctx.schedule(at: d, for: "tunnel keepalive", { [self] in
             keepaliveTimer = .none
             let firing = keepalive.fire(now: ctx.now)
             if !firing.dead.isEmpty {
@@ -248,6 +249,7 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
                 flushOutput()
             }
             rearmKeepalive()
-        }
+        }) else { return fail(.failed("timer table full")) }
+        keepaliveTimer = t
     }
 }

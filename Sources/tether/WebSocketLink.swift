@@ -92,10 +92,16 @@ final class WebSocketLink: LinkDelegate {
     }
 
     func start() {
-        handshakeTimer = (try? loop.schedule(afterMilliseconds: WebSocketLink.handshakeTimeoutMs) { [self] in
-            handshakeTimer = .none
-            end(.failed("timed out (\(WebSocketLink.handshakeTimeoutMs / 1000) s) before 101"))
-        }) ?? .none
+        do {
+            handshakeTimer = try loop.schedule(afterMilliseconds: WebSocketLink.handshakeTimeoutMs) { [self] in
+                handshakeTimer = .none
+                end(.failed("timed out (\(WebSocketLink.handshakeTimeoutMs / 1000) s) before 101"))
+            }
+        } catch {
+            // No deadline for the upgrade: not started (told now, as a full table cannot defer).
+            end(.failed("event loop timer table full"))
+            return
+        }
         connection.open()
     }
 

@@ -303,6 +303,27 @@ func spin(_ loop: EventLoop, ms: UInt64 = 5000, until done: () -> Bool) {
         #expect(peer.received.count > 0)  // the ClientHello went out
     }
 
+    @Test func handshakeWithoutATimerEnds() throws {
+        // A full timer table: neither the connect attempt's deadline nor the TLS handshake's
+        // can be armed, so the link ends at once instead of waiting on a silent peer for ever
+        // (issue 13 item 2). Which deadline comes first depends on whether the kernel finishes
+        // a loopback connect inside connect(2) (then the handshake's) or not (the attempt's).
+        let loop = EventLoop(maxDescriptors: 16, maxTimers: 1)
+        let peer = try TestPeer(loop: loop, mode: .silent)
+        defer { peer.stop(loop) }
+        let filler = try loop.schedule(afterMilliseconds: 60_000) {}
+        defer { loop.cancel(filler) }
+        let ctx = try TLSContext(settings: TLSSettings(caFile: TLSTests.pki.path("ca.crt")))
+        let d = RecordingLink()
+        let link = Link(loop: loop, resolver: nil,
+                        options: LinkOptions(host: "127.0.0.1", port: peer.port, tls: ctx), delegate: d)
+        link.open()
+        spin(loop, ms: 1500) { d.closed != nil }
+        #expect(d.closed?.1 == .connect(.noTimer) || d.closed?.1 == .noTimer)
+        #expect(link.state == .closed && link.fd == -1)
+        #expect(loop.descriptorCount == 1 + peer.clients.count)  // only the peer's fds remain
+    }
+
     @Test func throughConnectProxy() throws {
         let loop = EventLoop()
         let proxy = try TestPeer(loop: loop, mode: .proxy(answer: "HTTP/1.1 200 Connection established\r\n\r\n"))

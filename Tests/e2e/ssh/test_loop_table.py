@@ -3,6 +3,7 @@ with every fd it had taken out of the loop, so nothing is left to spin on POLLNV
 connection is served. `--loop-descriptors` makes the table small enough to fill with one
 client (the agent reserves a connection's most per slot, see Tests/e2e/test_slot_tables.py)."""
 import os
+import socket
 import subprocess
 import time
 
@@ -61,3 +62,24 @@ def test_a_connection_over_the_table_is_closed_cleanly(make_server, tmp_path):
             p.kill()
         subprocess.run([*base, "-O", "exit", f"{s.user}@127.0.0.1"], env=s.env(), capture_output=True,
                        timeout=30)
+
+
+def test_a_connection_without_a_timer_for_its_deadline_is_not_served(make_server):
+    # Issue 13 item 2: the login grace is a loop timer; a connection that cannot get one is
+    # closed instead of being served with no limit. Two silent TCP clients take the 2 timers.
+    s = make_server(extra=["--loop-timers", "2", "--login-grace-ms", "60000"])
+    silent = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(2)]
+    try:
+        deadline = time.time() + 10
+        while s.logtext().count(": start") < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        r = s.ssh("echo served", timeout=60)
+        assert r.stdout != b"served\n"
+        assert "event loop timer table full" in s.logtext(), s.logtext()
+        silent.pop().close()
+        time.sleep(0.5)
+        r = s.ssh("echo served", timeout=60)
+        assert r.stdout == b"served\n", r.stderr + s.logtext().encode()
+    finally:
+        for c in silent:
+            c.close()

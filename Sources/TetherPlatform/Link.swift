@@ -192,6 +192,20 @@ public final class Link: IOHandler {
         bytes.withUnsafeBytes { send($0) }
     }
 
+    /// Queues as much of `bytes` as the output queue takes and returns how many; when not all
+    /// fit, `linkWritable` follows once the queue has room. (The write this starts may call
+    /// `linkWritable` back before returning, for an earlier refusal.)
+    public func sendPrefix(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard state == .open else { return 0 }
+        let n = min(bytes.count, output.space)
+        if n > 0 {
+            _ = output.append(UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
+            flush()
+        }
+        if n < bytes.count { refusedSend = true }
+        return n
+    }
+
     /// Room left in the output queue.
     public var outputSpace: Int { output.space }
     /// Bytes queued and not yet handed to the kernel (or to TLS).

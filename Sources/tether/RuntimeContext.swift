@@ -103,3 +103,14 @@ struct DeviceProfile {
     /// The device key: also the SSH host key (PROTOCOL.md 7.2).
     var key: DeviceKey
 }
+
+extension WebSocketLink {
+    /// A WebSocket to the configured server at `target`, with a fixed send queue of `queue`
+    /// bytes, its proxy, TLS and TCP keepalive from the configuration.
+    convenience init(context: RuntimeContext, target: String, bearer: String?, label: String, queue: Int,
+                     delegate: WebSocketLinkDelegate) {
+        self.init(loop: context.loop, resolver: context.resolver, options: context.linkOptions(queue: queue),
+                  hostHeader: context.config.server.hostHeader, target: target, bearer: bearer,
+                  tcpKeepaliveSeconds: context.config.tcpKeepaliveSeconds, label: label, delegate: delegate)
+    }
+}

@@ -308,6 +308,11 @@ extension V1Service: WebSocketLinkDelegate {
         if let slot = machine.slots.slot(for: .dialBack(link.tag)) { pipes[slot]?.resume() }
     }
 
+    func linkRedirected(_ link: WebSocketLink, status: Int, to location: String) {
+        // Every dial-back of a redirected server is: not worth a line each.
+        ctx.log.debug("dial-back " + String(link.tag) + ": redirected (" + String(status) + ") to " + location)
+    }
+
     func linkEnded(_ link: WebSocketLink, _ end: LinkEnd) {
         let conn = link.tag
         guard links[conn] === link else { return }
@@ -326,6 +331,7 @@ extension V1Service: WebSocketLinkDelegate {
 /// the `V1Service`. Closing it leaves the sessions running.
 final class TunnelV1: Tunnel, WebSocketLinkDelegate {
     private let service: V1Service
+    private let ctx: RuntimeContext
     private unowned(unsafe) let owner: TunnelOwner
     private var link: WebSocketLink!
     private var up = false
@@ -333,6 +339,7 @@ final class TunnelV1: Tunnel, WebSocketLinkDelegate {
 
     init(service: V1Service, context: RuntimeContext, token: String, owner: TunnelOwner) {
         self.service = service
+        ctx = context
         self.owner = owner
         link = WebSocketLink(context: context, target: context.target("/ssh/connection"),
                              bearer: token, label: "control", queue: V1Service.controlQueueBytes, delegate: self)
@@ -379,4 +386,8 @@ final class TunnelV1: Tunnel, WebSocketLinkDelegate {
     func linkDrained(_ link: WebSocketLink) {}
 
     func linkEnded(_ link: WebSocketLink, _ end: LinkEnd) { fail(end) }
+
+    func linkRedirected(_ link: WebSocketLink, status: Int, to location: String) {
+        ctx.log.info("control: redirected (" + String(status) + ") to " + location)
+    }
 }

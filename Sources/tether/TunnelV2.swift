@@ -102,6 +102,10 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
         for p in pipes { p?.resume() }
     }
 
+    func linkRedirected(_ link: WebSocketLink, status: Int, to location: String) {
+        ctx.log.info("tunnel: redirected (" + String(status) + ") to " + location)
+    }
+
     func linkEnded(_ link: WebSocketLink, _ end: LinkEnd) {
         fail(end)
     }

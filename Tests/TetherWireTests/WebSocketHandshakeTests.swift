@@ -93,3 +93,31 @@ import Testing
         }
     }
 }
+
+@Suite struct WebSocketRedirectTests {
+    let here = HTTPServerURL(isTLS: true, host: "hub.example", port: 443)
+
+    @Test func pathOnTheSameServerKeepsItsQuery() {
+        let r = WebSocketRedirect.resolve("/v2/ssh/revdial?revdial.dialer=abc#frag", from: here)
+        #expect(r == WebSocketRedirect(server: here, target: "/v2/ssh/revdial?revdial.dialer=abc"))
+    }
+
+    @Test func absoluteURLsOfEveryScheme() {
+        #expect(WebSocketRedirect.resolve("wss://eu.hub.example/agent/connection", from: here)
+                == WebSocketRedirect(server: HTTPServerURL(isTLS: true, host: "eu.hub.example", port: 443),
+                                     target: "/agent/connection"))
+        #expect(WebSocketRedirect.resolve("ws://10.0.0.2:8080?x=1", from: here)
+                == WebSocketRedirect(server: HTTPServerURL(isTLS: false, host: "10.0.0.2", port: 8080),
+                                     target: "/?x=1"))
+        #expect(WebSocketRedirect.resolve("HTTPS://[::1]:8443/a", from: here)
+                == WebSocketRedirect(server: HTTPServerURL(isTLS: true, host: "::1", port: 8443), target: "/a"))
+        #expect(WebSocketRedirect.resolve("http://h", from: here)?.target == "/")
+    }
+
+    @Test func unusableLocationsAreRefused() {
+        for bad in ["", "ftp://h/x", "//other.example/x", "relative/path", "wss:/no-authority",
+                    "wss://user@h/x", "wss://h:0/x", "wss://h:99999/", "wss://h/a b", "mailto:x"] {
+            #expect(WebSocketRedirect.resolve(bad, from: here) == nil, "\(bad)")
+        }
+    }
+}

@@ -117,8 +117,8 @@ enum RuntimeLog {
 /// Sizes of the event loop's fixed tables, from the number of session slots. Each slot has its
 /// own share reserved, so a free slot is always usable however much the others hold.
 enum RuntimeLimits {
-    /// Tunnel, API calls, resolver, signals.
-    static let baseDescriptors = 16
+    /// Tunnel, API calls, signals, and one pipe per resolver lookup.
+    static let baseDescriptors = 15 + ResolverLimits.lookups
     /// Per session: its v1 dial-back, the tunnel side of its socketpair, one key-oracle call,
     /// and its SSH connection at its most (socket and every channel's fds).
     static let descriptorsPerSession = 3 + SSHLimits.descriptorsPerConnection

@@ -114,3 +114,43 @@ def test_closed_pipe_shows_eof_while_a_lookup_hangs(slow_dns_device, black_hole)
             cat.kill()
             cat.wait()
 
+
+def test_other_names_resolve_while_one_hangs(slow_dns_device, black_hole):
+    """Lookups run side by side: while one name hangs on the silent nameserver, a forward to
+    `localhost` (answered from /etc/hosts in its own child) opens at once; the hanging one
+    fails alone at the agent's 15 s deadline, with one log line. Before: the second name got
+    "resolver busy"."""
+    hub, agent, port, key = slow_dns_device
+    ssh = ["ssh", "-p", str(port), "-i", key, *SSH_OPTS]
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    srv.settimeout(30)
+    fwd = subprocess.Popen([*ssh, "-W", "slow-lookup.example:80", "root@127.0.0.1"],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        black_hole.settimeout(30)
+        black_hole.recvfrom(512)
+        start = time.monotonic()
+        near = subprocess.Popen([*ssh, "-W", f"localhost:{srv.getsockname()[1]}", "root@127.0.0.1"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            c, _ = srv.accept()
+        except socket.timeout:
+            near.kill()
+            raise AssertionError(near.communicate()[1].decode() + agent.log()[-1500:])
+        c.sendall(b"hi")
+        c.close()
+        out, _ = near.communicate(timeout=30)
+        assert out == b"hi"
+        assert time.monotonic() - start < 10
+        assert fwd.poll() is None  # still resolving
+        line = "forward to slow-lookup.example:80: resolve slow-lookup.example: timed out"
+        agent.wait_log(line, timeout=30)
+        assert fwd.wait(timeout=30) != 0
+        assert agent.log().count(line) == 1
+    finally:
+        srv.close()
+        if fwd.poll() is None:
+            fwd.kill()
+            fwd.wait()

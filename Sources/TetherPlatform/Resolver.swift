@@ -18,45 +18,50 @@ import CShims
 /// - address literals never fork.
 ///
 /// Up to `ResolverLimits.lookups` lookups run at once, each with its own child, pipe and
-/// deadline; requests for a name in flight share its lookup, a new name beyond the bound is
-/// refused with `.resolverBusy`. One place is kept for the pinned name (the hub, or its proxy),
-/// whose cache entry is its own: user lookups (direct-tcpip, web endpoints) never evict it.
-/// The child keeps only its pipe (tether_resolve_spawn closes every other descriptor).
+/// deadline; requests for a host and port in flight share its lookup, a new one beyond the
+/// bound is refused with `.resolverBusy`. One place is kept for the pinned host and port (the
+/// hub, or its proxy), and so is its cache entry: user lookups (direct-tcpip, web endpoints)
+/// never evict it. The child keeps only its pipe (tether_resolve_spawn closes the others).
 public final class Resolver: IOHandler {
     public static let defaultCacheTTLMilliseconds: UInt64 = 300_000
     public static let defaultTimeoutMilliseconds: UInt64 = 15_000
     static let recordSize = Int(TETHER_RESOLVE_RECORD)
-    static let maxRecords = Int(TETHER_RESOLVE_MAX) + 1
-    static let bufferSize = recordSize * maxRecords
+    static let bufferSize = recordSize * (Int(TETHER_RESOLVE_MAX) + 1)
     private static let reapRetryMilliseconds: UInt64 = 20
 
     public typealias Completion = (Result<[SocketAddress], SocketError>) -> Void
 
-    /// Addresses of one name; ports are the caller's, set on the way out.
-    private struct CacheEntry {
+    // Classes, not structs: arrays of references share the stdlib code every other such array
+    // uses (board binary size), and an entry is changed in place.
+    private final class Entry {
         var host = ""
+        var port: UInt16 = 0
         var addresses: [SocketAddress] = []
         var expires: UInt64 = 0
         var lastUse: UInt64 = 0
     }
 
-    private struct Lookup {
+    /// One child lookup; free while `fd < 0`.
+    private final class Lookup {
         var host = ""
+        var port: UInt16 = 0
         var pid: Int32 = 0
         var fd: Int32 = -1
         var timer = TimerToken.none
         var used = 0
-        var waiting: [(port: UInt16, completion: Completion)] = []
+        var waiting: [Completion] = []
     }
 
     private let loop: EventLoop
     public let cacheTTL: UInt64
     public let timeout: UInt64
-    /// Entry 0 belongs to the pinned host; the others are shared, least recently used first out.
-    private var cache: [CacheEntry]
-    private var pinned = ""
-    private var useCounter: UInt64 = 0
-    private var running: [Lookup]
+    /// Entry 0 belongs to the pinned host and port; the others are shared, least recently
+    /// used out first.
+    private var cache: [Entry] = []
+    private var pinnedHost = ""
+    private var pinnedPort: UInt16 = 0
+    private var uses: UInt64 = 0
+    private var running: [Lookup] = []
     private let buffer: UnsafeMutableBufferPointer<UInt8>
     /// Child processes forked so far (tests and statistics).
     public private(set) var lookups = 0
@@ -66,176 +71,198 @@ public final class Resolver: IOHandler {
         self.loop = loop
         self.cacheTTL = cacheTTLMilliseconds
         self.timeout = timeoutMilliseconds
-        cache = Array(repeating: CacheEntry(), count: 1 + ResolverLimits.cacheEntries)
-        running = Array(repeating: Lookup(), count: ResolverLimits.lookups)
         buffer = .allocate(capacity: Resolver.bufferSize * ResolverLimits.lookups)
+        for _ in 0...ResolverLimits.cacheEntries { cache.append(Entry()) }
+        for _ in 0..<ResolverLimits.lookups { running.append(Lookup()) }
     }
 
     deinit {
-        for i in running.indices { abandon(i) }
+        for l in running { abandon(l) }
         buffer.deallocate()
     }
 
-    /// Gives `host` (the hub's name, or its proxy's) the cache entry of its own and a lookup
-    /// place other names cannot take.
-    public func pin(host: String) {
-        guard host != pinned, SocketAddress(numericHost: host, port: 0) == nil else { return }
-        if let i = slot(of: host) { cache[0] = cache[i]; cache[i] = CacheEntry() } else { cache[0] = CacheEntry() }
-        pinned = host
+    /// Gives `host`:`port` (the hub, or its proxy) a cache entry of its own and a lookup place
+    /// other names cannot take.
+    public func pin(host: String, port: UInt16) {
+        if SocketAddress(numericHost: host, port: port) != nil { return }
+        pinnedHost = host
+        pinnedPort = port
+        cache[0] = Entry()
     }
 
     /// Whether a child lookup is running.
-    public var isBusy: Bool { running.contains { $0.fd >= 0 } }
+    public var isBusy: Bool {
+        for l in running where l.fd >= 0 { return true }
+        return false
+    }
 
     /// A fresh cached answer, if any.
     public func cached(host: String, port: UInt16) -> [SocketAddress]? {
-        guard let i = slot(of: host), cache[i].expires > MonotonicClock.nowMilliseconds() else { return nil }
-        return answer(i, port: port)
+        guard let e = entry(host, port), e.expires > MonotonicClock.nowMilliseconds() else { return nil }
+        uses += 1
+        e.lastUse = uses
+        return e.addresses
     }
 
     /// Puts an answer in the cache (tests; or a configured fallback address).
     public func seedCache(host: String, port: UInt16, addresses: [SocketAddress], ttlMilliseconds: UInt64) {
-        store(host, addresses, expires: MonotonicClock.nowMilliseconds() + ttlMilliseconds)
+        store(host, port, addresses, expires: MonotonicClock.nowMilliseconds() + ttlMilliseconds)
     }
 
     /// Resolves `host` (name or literal) for TCP `port`. The completion runs from the loop, or
     /// at once for literals, cache hits and a refusal.
     public func resolve(host: String, port: UInt16, completion: @escaping Completion) {
         if let a = SocketAddress(numericHost: host, port: port) {
-            completion(.success([a]))
-            return
+            return deliver(completion, .success([a]))
         }
         if let hit = cached(host: host, port: port) {
-            completion(.success(hit))
-            return
+            return deliver(completion, .success(hit))
         }
-        if let i = running.firstIndex(where: { $0.fd >= 0 && $0.host == host }) {
-            running[i].waiting.append((port, completion))
-            return
+        var free: Lookup?
+        var active = 0
+        for l in running {
+            if l.fd < 0 {
+                if free == nil { free = l }
+            } else if l.host == host && l.port == port {
+                l.waiting.append(completion)
+                return
+            } else {
+                active += 1
+            }
         }
-        let active = running.reduce(0) { $0 + ($1.fd >= 0 ? 1 : 0) }
-        guard let i = running.firstIndex(where: { $0.fd < 0 }),
-              host == pinned || active < ResolverLimits.lookups - (pinned.isEmpty ? 0 : 1) else {
-            completion(fallback(host, port, .resolverBusy))
-            return
+        let reserved = pinnedHost.isEmpty || (host == pinnedHost && port == pinnedPort) ? 0 : 1
+        guard let l = free, active + reserved < ResolverLimits.lookups else {
+            return deliver(completion, fallback(host, port, .resolverBusy))
         }
         var pid: Int32 = 0
         let fd = tether_resolve_spawn(host, String(port), &pid)
         if fd < 0 {
-            completion(fallback(host, port, .resolveFailed(host: host, reason: Errno.text(-fd))))
-            return
+            return deliver(completion, fallback(host, port, .resolveFailed(host: host, reason: Errno.text(-fd))))
         }
         lookups += 1
-        running[i] = Lookup(host: host, pid: pid, fd: fd, waiting: [(port, completion)])
+        l.host = host
+        l.port = port
+        l.pid = pid
+        l.fd = fd
+        l.used = 0
+        l.waiting = [completion]
         do {
             try loop.register(fd: fd, interest: .readable, handler: self)
-            running[i].timer = try loop.schedule(afterMilliseconds: timeout) { [self] in
-                running[i].timer = .none
-                finish(i, .failure(.resolveTimedOut(host: host)))
+            l.timer = try loop.schedule(afterMilliseconds: timeout) { [self] in
+                l.timer = .none
+                finish(l, .failure(.resolveTimedOut(host: host)))
             }
         } catch {
-            finish(i, .failure(.resolveFailed(host: host, reason: "event loop full")))
+            finish(l, .failure(.resolveFailed(host: host, reason: "event loop full")))
         }
+    }
+
+    /// Calls a completion out of line, so `resolve` is one function and not one copy per
+    /// caller's closure (board binary size).
+    @inline(never)
+    private func deliver(_ completion: Completion, _ result: Result<[SocketAddress], SocketError>) {
+        completion(result)
     }
 
     public func ioReady(fd: Int32, events: IOEvents, loop: EventLoop) {
-        guard let i = running.firstIndex(where: { $0.fd == fd }) else { return }
-        let base = buffer.baseAddress! + i * Resolver.bufferSize
-        // A pipe, not a socket: read(2), not recv(2).
-        while running[i].used < Resolver.bufferSize {
-            let used = running[i].used
-            let n = read(fd, base + used, Resolver.bufferSize - used)
-            if n > 0 { running[i].used += n; continue }
-            if n < 0 && Errno.current == EINTR { continue }
-            if n < 0 && Errno.current == EAGAIN { return }
-            break
+        for i in running.indices where running[i].fd == fd {
+            let l = running[i]
+            let base = buffer.baseAddress! + i * Resolver.bufferSize
+            // A pipe, not a socket: read(2), not recv(2).
+            while l.used < Resolver.bufferSize {
+                let n = read(fd, base + l.used, Resolver.bufferSize - l.used)
+                if n > 0 { l.used += n; continue }
+                if n < 0 && Errno.current == EINTR { continue }
+                if n < 0 && Errno.current == EAGAIN { return }
+                break
+            }
+            finish(l, parse(l, UnsafeBufferPointer(start: base, count: l.used)))
+            return
         }
-        finish(i, parse(i, UnsafeBufferPointer(start: base, count: running[i].used)))
     }
 
     /// The child's records: addresses, then a final record with the getaddrinfo code.
-    private func parse(_ i: Int, _ r: UnsafeBufferPointer<UInt8>) -> Result<[SocketAddress], SocketError> {
-        let host = running[i].host
+    private func parse(_ l: Lookup, _ r: UnsafeBufferPointer<UInt8>) -> Result<[SocketAddress], SocketError> {
         var out: [SocketAddress] = []
         var b = 0
         while b + Resolver.recordSize <= r.count {
+            let p = UInt16(r[b + 17]) << 8 | UInt16(r[b + 18])
             switch r[b] {
-            case 4: out.append(SocketAddress(family: .ipv4, bytes: Array(r[(b + 1)..<(b + 5)]), port: 0))
-            case 6: out.append(SocketAddress(family: .ipv6, bytes: Array(r[(b + 1)..<(b + 17)]), port: 0))
+            case 4: out.append(SocketAddress(family: .ipv4, bytes: Array(r[(b + 1)..<(b + 5)]), port: p))
+            case 6: out.append(SocketAddress(family: .ipv6, bytes: Array(r[(b + 1)..<(b + 17)]), port: p))
             default:
                 let code = Int32(bitPattern: UInt32(r[b + 1]) | UInt32(r[b + 2]) << 8
                                  | UInt32(r[b + 3]) << 16 | UInt32(r[b + 4]) << 24)
                 if code != 0 {
                     let text = tether_gai_strerror(code).map { String(cString: $0) } ?? "error"
-                    return .failure(.resolveFailed(host: host, reason: text))
+                    return .failure(.resolveFailed(host: l.host, reason: text))
                 }
-                if out.isEmpty { return .failure(.noAddresses(host: host)) }
+                if out.isEmpty { return .failure(.noAddresses(host: l.host)) }
                 // IPv4 first: on boards without global IPv6 the v6 attempt would only add a
                 // connect timeout before the v4 one.
                 var ordered = out.filter { $0.family == .ipv4 }
                 ordered += out.filter { $0.family == .ipv6 }
-                store(host, ordered, expires: MonotonicClock.nowMilliseconds() + cacheTTL)
+                store(l.host, l.port, ordered, expires: MonotonicClock.nowMilliseconds() + cacheTTL)
                 return .success(ordered)
             }
             b += Resolver.recordSize
         }
         // The child died before its final record.
-        return .failure(.resolveFailed(host: host, reason: "lookup process failed"))
+        return .failure(.resolveFailed(host: l.host, reason: "lookup process failed"))
     }
 
-    private func slot(of host: String) -> Int? {
-        if host.isEmpty { return nil }
-        if host == pinned { return 0 }
-        return cache.indices.dropFirst().first { cache[$0].host == host }
+    private func entry(_ host: String, _ port: UInt16) -> Entry? {
+        if host == pinnedHost && port == pinnedPort { return cache[0] }
+        for k in 1..<cache.count where cache[k].host == host && cache[k].port == port { return cache[k] }
+        return nil
     }
 
-    private func store(_ host: String, _ addresses: [SocketAddress], expires: UInt64) {
-        var i = slot(of: host) ?? 1
-        if cache[i].host != host {  // a new name takes an empty or the least recently used entry
-            for k in cache.indices.dropFirst() where cache[k].lastUse < cache[i].lastUse { i = k }
+    private func store(_ host: String, _ port: UInt16, _ addresses: [SocketAddress], expires: UInt64) {
+        var e = entry(host, port) ?? cache[1]
+        if e.host != host || e.port != port {  // a new name takes the least recently used entry
+            for k in 2..<cache.count where cache[k].lastUse < e.lastUse { e = cache[k] }
         }
-        useCounter += 1
-        cache[i] = CacheEntry(host: host, addresses: addresses, expires: expires, lastUse: useCounter)
-    }
-
-    private func answer(_ i: Int, port: UInt16) -> [SocketAddress] {
-        useCounter += 1
-        cache[i].lastUse = useCounter
-        return cache[i].addresses.map { SocketAddress(family: $0.family, bytes: $0.bytes, port: port) }
+        uses += 1
+        e.host = host
+        e.port = port
+        e.addresses = addresses
+        e.expires = expires
+        e.lastUse = uses
     }
 
     /// A stale answer for the same host beats an error.
     private func fallback(_ host: String, _ port: UInt16, _ error: SocketError) -> Result<[SocketAddress], SocketError> {
-        if let i = slot(of: host), !cache[i].addresses.isEmpty { return .success(answer(i, port: port)) }
+        if let e = entry(host, port), !e.addresses.isEmpty { return .success(e.addresses) }
         return .failure(error)
     }
 
-    /// Ends lookup `i` and answers its callers only; the place is free before they run.
-    private func finish(_ i: Int, _ result: Result<[SocketAddress], SocketError>) {
-        let host = running[i].host
-        let callbacks = running[i].waiting
-        abandon(i)
-        for c in callbacks {
-            switch result {
-            case .success(let a): c.completion(.success(a.map { SocketAddress(family: $0.family, bytes: $0.bytes, port: c.port) }))
-            case .failure(let e): c.completion(fallback(host, c.port, e))
-            }
-        }
+    /// Ends lookup `l` and answers its callers only; its place is free before they run.
+    private func finish(_ l: Lookup, _ result: Result<[SocketAddress], SocketError>) {
+        var r = result
+        if case .failure(let e) = result { r = fallback(l.host, l.port, e) }
+        let callbacks = l.waiting
+        abandon(l)
+        for c in callbacks { c(r) }
     }
 
-    private func abandon(_ i: Int) {
-        let l = running[i]
-        running[i] = Lookup()
+    private func abandon(_ l: Lookup) {
         loop.cancel(l.timer)
+        l.timer = .none
+        l.waiting = []
         if l.fd >= 0 {
             loop.unregister(fd: l.fd)
             Socket.close(l.fd)
+            l.fd = -1
         }
-        // Kill only a child that is still ours and running: once reaped (by us or by a
-        // waitpid(-1) elsewhere) its pid may belong to someone else.
-        if l.pid > 0 && tether_reap(l.pid) == 0 {
-            _ = tether_kill(l.pid)
-            Resolver.reap(l.pid, loop: loop, attempts: 50)
+        if l.pid > 0 {
+            let pid = l.pid
+            l.pid = 0
+            // Kill only a child that is still ours and running: once reaped (by us or by a
+            // waitpid(-1) elsewhere) its pid may belong to someone else.
+            if tether_reap(pid) == 0 {
+                _ = tether_kill(pid)
+                Resolver.reap(pid, loop: loop, attempts: 50)
+            }
         }
     }
 

@@ -42,7 +42,7 @@ final class RuntimeContext {
         tenant = config.tenantID
         tenantSource = config.tenantID.isEmpty ? .none : .configuration
         // The name every connection to the server resolves keeps its own cache entry.
-        resolver.pin(host: proxy?.host ?? config.server.host)
+        resolver.pin(host: proxy?.host ?? config.server.host, port: proxy?.port ?? config.server.port)
     }
 
     /// `<key>.tenant`: the tenant a paired device learned.

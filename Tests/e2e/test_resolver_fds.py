@@ -5,6 +5,10 @@ root only) where /etc/resolv.conf is bind-mounted over by one naming a nameserve
 loopback address of our own, served by a plain UDP socket that reads queries and never answers
 (`options timeout:30 attempts:1`, so glibc waits 30 s and the agent's 15 s deadline ends the
 child). The agent's network, hub and SSH clients are the host's own; only name lookups differ.
+Why this way: glibc has no environment variable naming a nameserver (RES_OPTIONS sets only
+options such as timeouts, LOCALDOMAIN only search domains), and a private network namespace
+(`unshare -rn`) would cut the agent off from the hub; a bind mount changes just that one file,
+for the agent alone, and glibc and musl both read it.
 """
 
 import os

@@ -9,7 +9,9 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -157,6 +159,22 @@ static void resolve_child(int out, const char *host, const char *port) {
     }
 }
 
+// Closes descriptors [lo, hi] in a forked child: close_range(2) (Linux 5.9), else one close(2)
+// per number up to the descriptor limit, capped (the agent's fixed tables keep its fds far
+// below; a new fd takes the lowest free number). Async-signal-safe: syscalls only.
+static void close_fds(unsigned lo, unsigned hi) {
+    if (lo > hi) return;
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, lo, hi, 0) == 0) return;
+#endif
+    struct rlimit rl;
+    unsigned top = 1u << 16;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < top) top = (unsigned)rl.rlim_cur;
+    if (top == 0) return;
+    if (hi >= top) hi = top - 1;
+    for (unsigned fd = lo; fd <= hi; fd++) close((int)fd);
+}
+
 int tether_resolve_spawn(const char *host, const char *port, int *pid) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) return -errno;
@@ -168,7 +186,12 @@ int tether_resolve_spawn(const char *host, const char *port, int *pid) {
         return -e;
     }
     if (child == 0) {
-        close(fds[0]);
+        // Keep only the pipe's write end: a copy of any other fd (a socket, a pty, another
+        // lookup's pipe) would hold it open until this child exits, delaying its EOF.
+        unsigned out = (unsigned)fds[1];
+        if (out > 3) close_fds(3, out - 1);
+        close_fds(out + 1, ~0u);
+        if (fds[0] < 3) close(fds[0]);
         // The child must not run the parent's signal handlers (they write to the loop's pipe).
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);

@@ -20,7 +20,7 @@ public enum SocketError: Error, Equatable {
     case noAddresses(host: String)
     case resolveFailed(host: String, reason: String)
     case resolveTimedOut(host: String)
-    /// Another lookup for a different host is in flight (one child at a time).
+    /// `ResolverLimits.lookups` other names are being looked up already.
     case resolverBusy
     case cancelled
     /// The event loop's timer table was full: no deadline for the attempt.
@@ -35,7 +35,7 @@ public enum SocketError: Error, Equatable {
         case .noAddresses(let h): return "resolve " + h + ": no addresses"
         case .resolveFailed(let h, let r): return "resolve " + h + ": " + r
         case .resolveTimedOut(let h): return "resolve " + h + ": timed out"
-        case .resolverBusy: return "resolver busy"
+        case .resolverBusy: return "resolver: too many lookups at once"
         case .cancelled: return "cancelled"
         case .noTimer: return "event loop timer table full"
         }

@@ -303,13 +303,18 @@ public final class SSHServerConnection {
             guard state != .closed, let i = pendingForwards.firstIndex(where: { $0 === pending }) else { return }
             pendingForwards.remove(at: i)
             var sock: Int32 = -EHOSTUNREACH
-            // One connect attempt: IPv4 first (a service on "localhost" listens there most often).
-            if case .success(let addresses) = result,
-               let a = addresses.first(where: { $0.family == .ipv4 }) ?? addresses.first {
-                sock = tether_tcp_connect_start(a.hostText, port)
+            switch result {
+            case .failure(let e):
+                // The resolver's own words (timed out, unknown name, too many lookups).
+                SSHLog.info("forward to " + target + ": " + e.message)
+            case .success(let addresses):
+                // One connect attempt: IPv4 first (a service on "localhost" listens there most often).
+                if let a = addresses.first(where: { $0.family == .ipv4 }) ?? addresses.first {
+                    sock = tether_tcp_connect_start(a.hostText, port)
+                }
+                if sock < 0 { SSHLog.info("forward to \(target) failed (\(-sock))") }
             }
             if sock < 0 {
-                SSHLog.info("forward to \(target) failed (\(-sock))")
                 _ = ssh_message_reply_default(msg)
                 ssh_message_free(msg)
             } else {

@@ -117,8 +117,9 @@ enum RuntimeLog {
 /// Sizes of the event loop's fixed tables, from the number of session slots. Each slot has its
 /// own share reserved, so a free slot is always usable however much the others hold.
 enum RuntimeLimits {
-    /// Tunnel, API calls, resolver, signals, and the v1 dial-backs not yet given a slot.
-    static let baseDescriptors = 16 + V1Sessions.maxPendingDialBacks
+    /// Tunnel, API calls, signals, one pipe per resolver lookup, and the v1 dial-backs not
+    /// yet given a slot.
+    static let baseDescriptors = 15 + ResolverLimits.lookups + V1Sessions.maxPendingDialBacks
     /// Per session: its v1 dial-back, the tunnel side of its socketpair, one key-oracle call,
     /// and its SSH connection at its most (socket and every channel's fds).
     static let descriptorsPerSession = 3 + SSHLimits.descriptorsPerConnection

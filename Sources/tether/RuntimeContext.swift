@@ -41,6 +41,8 @@ final class RuntimeContext {
         self.identity = identity
         tenant = config.tenantID
         tenantSource = config.tenantID.isEmpty ? .none : .configuration
+        // The name every connection to the server resolves keeps its own cache entry.
+        resolver.pin(host: proxy?.host ?? config.server.host, port: proxy?.port ?? config.server.port)
     }
 
     /// `<key>.tenant`: the tenant a paired device learned.

@@ -187,18 +187,101 @@ func listenLoopback(ipv6: Bool = false, backlog: Int32 = 16) -> (fd: Int32, port
         #expect(r.lookups == 1)
     }
 
-    @Test func busyWithAnotherHost() throws {
+    @Test func sameNameSharesOneLookup() throws {
         let loop = EventLoop()
         let r = Resolver(loop: loop)
         var first: Result<[SocketAddress], SocketError>?
         var second: Result<[SocketAddress], SocketError>?
-        var third: Result<[SocketAddress], SocketError>?
+        var otherPort: Result<[SocketAddress], SocketError>?
         r.resolve(host: "localhost", port: 1) { first = $0 }
         r.resolve(host: "localhost", port: 1) { second = $0 }
-        r.resolve(host: "ip6-localhost", port: 1) { third = $0 }
-        #expect(third == .failure(.resolverBusy))
-        while first == nil { loop.runOnce(maxWaitMilliseconds: 100) }
-        #expect(second != nil)
-        #expect(r.lookups == 1)
+        r.resolve(host: "localhost", port: 2) { otherPort = $0 }
+        while first == nil || second == nil || otherPort == nil { loop.runOnce(maxWaitMilliseconds: 100) }
+        #expect(r.lookups == 2)  // one for port 1 (shared), one for port 2
+        #expect(try first!.get().contains(SocketAddress(numericHost: "127.0.0.1", port: 1)!))
+        #expect(try second!.get() == first!.get())
+        #expect(try otherPort!.get().contains(SocketAddress(numericHost: "127.0.0.1", port: 2)!))
+        while loop.timerCount > 0 { loop.runOnce(maxWaitMilliseconds: 50) }
+    }
+
+    /// Two names at once, each in its own child: the failing one fails only its caller.
+    @Test func differentNamesResolveAtOnce() throws {
+        let loop = EventLoop()
+        let r = Resolver(loop: loop, timeoutMilliseconds: 3000)
+        var good: Result<[SocketAddress], SocketError>?
+        var bad: Result<[SocketAddress], SocketError>?
+        r.resolve(host: "localhost", port: 1) { good = $0 }
+        r.resolve(host: "no-such-host.invalid", port: 1) { bad = $0 }
+        #expect(r.lookups == 2)
+        let deadline = MonotonicClock.nowMilliseconds() + 5000
+        while (good == nil || bad == nil) && MonotonicClock.nowMilliseconds() < deadline {
+            loop.runOnce(maxWaitMilliseconds: 100)
+        }
+        #expect(try good?.get().contains(SocketAddress(numericHost: "127.0.0.1", port: 1)!) == true)
+        guard case .failure(let e) = bad else { Issue.record("expected failure, got \(String(describing: bad))"); return }
+        #expect(e != .resolverBusy)
+        #expect(!r.isBusy)
+        #expect(loop.descriptorCount == 0)
+        while loop.timerCount > 0 { loop.runOnce(maxWaitMilliseconds: 50) }
+    }
+
+    /// Beyond the bound a new name is refused at once; a name in flight still joins, and a
+    /// finished lookup frees its place.
+    @Test func boundedLookups() throws {
+        let loop = EventLoop()
+        let r = Resolver(loop: loop, timeoutMilliseconds: 3000)
+        r.pin(host: "hub.invalid", port: 1)
+        var results: [Result<[SocketAddress], SocketError>?] = Array(repeating: nil, count: 16)
+        var n = 0
+        while n < results.count {
+            let k = n
+            r.resolve(host: "n" + String(k) + ".invalid", port: 1) { results[k] = $0 }
+            if results[k] == .failure(.resolverBusy) { break }
+            n += 1
+        }
+        #expect(n == ResolverLimits.lookups - 1)  // one place is kept for the pinned host
+        var joined: Result<[SocketAddress], SocketError>?
+        var hub: Result<[SocketAddress], SocketError>?
+        r.resolve(host: "n0.invalid", port: 1) { joined = $0 }
+        r.resolve(host: "hub.invalid", port: 1) { hub = $0 }
+        #expect(joined == nil && hub == nil)
+        #expect(r.lookups == n + 1)
+        var refused: Result<[SocketAddress], SocketError>?
+        r.resolve(host: "other.invalid", port: 1) { refused = $0 }
+        #expect(refused == .failure(.resolverBusy))
+        let deadline = MonotonicClock.nowMilliseconds() + 5000
+        while (joined == nil || hub == nil || results[0..<n].contains(where: { $0 == nil }))
+                && MonotonicClock.nowMilliseconds() < deadline {
+            loop.runOnce(maxWaitMilliseconds: 100)
+        }
+        #expect(joined != nil && joined != .failure(.resolverBusy))
+        #expect(hub != nil && hub != .failure(.resolverBusy))
+        #expect(!results[0..<n].contains(where: { $0 == nil || $0 == .failure(.resolverBusy) }))
+        #expect(try resolve(r, loop, "localhost")!.get().first?.port == 8443)
+        #expect(loop.descriptorCount == 0)
+        while loop.timerCount > 0 { loop.runOnce(maxWaitMilliseconds: 50) }
+    }
+
+    /// The hub's name keeps its own cache entry: lookups of other names (direct-tcpip, web
+    /// endpoints) never push it out, so its stale answer still beats a failure.
+    @Test func pinnedHostKeepsItsEntry() throws {
+        let loop = EventLoop()
+        let r = Resolver(loop: loop, timeoutMilliseconds: 2000)
+        r.pin(host: "hub.invalid", port: 443)
+        let stale = [SocketAddress(numericHost: "192.0.2.9", port: 443)!]
+        r.seedCache(host: "hub.invalid", port: 443, addresses: stale, ttlMilliseconds: 0)
+        for k in 0..<(ResolverLimits.cacheEntries + 2) {
+            let a = SocketAddress(numericHost: "192.0.2." + String(20 + k), port: 1)!
+            r.seedCache(host: "user" + String(k) + ".invalid", port: 1, addresses: [a], ttlMilliseconds: 60_000)
+        }
+        // Least recently used went first; the newest are kept.
+        #expect(r.cached(host: "user0.invalid", port: 1) == nil)
+        #expect(r.cached(host: "user" + String(ResolverLimits.cacheEntries + 1) + ".invalid", port: 1) != nil)
+        var hub: Result<[SocketAddress], SocketError>?
+        r.resolve(host: "hub.invalid", port: 443) { hub = $0 }
+        let deadline = MonotonicClock.nowMilliseconds() + 5000
+        while hub == nil && MonotonicClock.nowMilliseconds() < deadline { loop.runOnce(maxWaitMilliseconds: 100) }
+        #expect(try hub?.get() == stale)
+        while loop.timerCount > 0 { loop.runOnce(maxWaitMilliseconds: 50) }
     }
 }

@@ -107,7 +107,8 @@ int tether_getsockopt_int(int fd, int level, int name, int *value);
 int tether_socket_error(int fd);
 
 /// Name resolution in a forked child: the child runs getaddrinfo(host, port, AF_UNSPEC,
-/// SOCK_STREAM) and writes the records to a pipe, then _exits. Returns the non-blocking read end
+/// SOCK_STREAM) and writes the records to a pipe, then _exits; it closes every descriptor but
+/// stdio and the pipe first (no copy of an agent socket or pty outlives its close). Returns the non-blocking read end
 /// (and the child's pid in *pid) or -errno. Record format: one byte family (4 or 6), then 16
 /// address bytes (IPv4 uses the first 4), then 2 bytes port (network order); a final record
 /// with family 0 carries the getaddrinfo error code in the next 4 bytes (little endian).

@@ -12,7 +12,10 @@ Two kinds of server, chosen by $TETHER_SSH_VIA (same interface: `.port`, `.user`
   files reach the agent as TETHER_SHADOW_FILE / TETHER_PASSWD_FILE; each ssh-serve option in
   `extra` is mapped to the agent's setting (see AGENT_OPTIONS), `--oracle-key K` registers K
   with the hub's /api/auth/ssh oracle. `.logtext()` is the agent's log since the device came
-  online. Tests needing a setting the agent does not have are skipped (AGENT_SKIPS).
+  online. Tests needing a setting the agent does not have are skipped (AGENT_SKIPS); when not
+  root, all but the single-user case (the agent then insists on single-user mode). $TETHER_SSH_TRANSPORT picks
+  the tunnel: 2 (default, yamux streams) or 1 (a revdial dial-back WebSocket per session).
+  Run as root, pty sessions leave records in the host's /var/log/wtmp (no agent setting).
 
 $TETHER_BIN is the binary, $TETHER_RUNNER an optional prefix (e.g. qemu-aarch64-static) in both
 modes; $TETHER_SSH_SERVE_EXTRA adds ssh-serve options to every server (mapped in agent mode).
@@ -39,6 +42,8 @@ SERVE_EXTRA = os.environ.get("TETHER_SSH_SERVE_EXTRA", "").split()
 VIA = os.environ.get("TETHER_SSH_VIA", "serve")
 if VIA not in ("serve", "agent"):
     raise RuntimeError(f"TETHER_SSH_VIA={VIA!r}: must be serve or agent")
+# Agent mode: the tunnel, 2 (yamux streams) or 1 (a revdial dial-back WebSocket per session).
+TRANSPORT = int(os.environ.get("TETHER_SSH_TRANSPORT", "2"))
 PASSWORD = "s3cret pass"
 DEVICE = "e2e-device"
 
@@ -232,7 +237,10 @@ class AgentServer(ClientSide):
                     settings[name] = conv(value) if takes else conv()
                 i += 2 if takes else 1
             env = agent_env(self.hub.url, str(self.host_key), tenant=DEFAULT_TENANT,
-                            hostname=DEVICE, extra=settings)
+                            hostname=DEVICE, transport=TRANSPORT, extra=settings)
+            # Under qemu-user there is no --builtin-sftp-runner to pass: the agent serves SFTP
+            # with the host's sftp-server (a host binary, exec'd natively), as the sftp/scp
+            # cases need; its built-in server is not reachable in agent mode (AGENT_SKIPS).
             self.agent = AgentProcess([*RUNNER, TETHER, "run"], env, str(tmp / f"agent-{n}.log"))
             self.proc = self.agent.proc
             dev = self._wait_connected(120 if RUNNER else 60)

@@ -170,17 +170,15 @@ AGENT_OPTIONS = {
     "--libssh-log": (True, None, None),
 }
 
+# SSHServerConfig.sftpServerPaths: the sftp-server programs the agent looks for.
+SFTP_SERVER_PATHS = ["/usr/lib/openssh/sftp-server", "/usr/libexec/sftp-server",
+                     "/usr/lib/sftp-server", "/usr/libexec/openssh/sftp-server"]
+
 # Tests that need an agent setting that does not exist; skipped in agent mode only.
 AGENT_SKIPS = {
     "test_pty_sessions_write_utmp_and_wtmp":
         "agent mode: the agent has no utmp/wtmp path setting (it writes /var/run/utmp and "
         "/var/log/wtmp), so the test cannot read the records as its own files",
-    "test_builtin_sftp_transfer_and_file_operations":
-        "agent mode: the agent has no setting to use its built-in SFTP server while the host "
-        "has an sftp-server (it falls back to it only when none is installed)",
-    "test_builtin_sftp_serves_modern_scp":
-        "agent mode: the agent has no setting to use its built-in SFTP server while the host "
-        "has an sftp-server (it falls back to it only when none is installed)",
     "test_ed25519_host_key_instead_of_rsa":
         "agent mode: the host key is the device key (SHELLHUB_PRIVATE_KEY), which must be RSA "
         "(DeviceKey: the protocol needs it); the agent has no separate host-key setting",
@@ -219,6 +217,9 @@ class AgentServer(ClientSide):
                 os.chmod(passwd, 0o644)
                 settings["TETHER_PASSWD_FILE"] = str(passwd)
             args = SERVE_EXTRA + list(extra)
+            argv = [*RUNNER, TETHER, "run"]
+            if "--builtin-sftp" in args:
+                argv = self._without_sftp_server(argv)
             i = 0
             while i < len(args):
                 opt = args[i]
@@ -228,6 +229,9 @@ class AgentServer(ClientSide):
                     pem = pathlib.Path(args[i + 1]).read_text()
                     self.hub.api("POST", "/api/hub/ssh-keys", {"private_key": pem})
                     i += 2
+                    continue
+                if opt == "--builtin-sftp":  # _without_sftp_server above
+                    i += 1
                     continue
                 if opt not in AGENT_OPTIONS:
                     raise RuntimeError(f"agent mode: no mapping for ssh-serve option {opt}")
@@ -240,8 +244,8 @@ class AgentServer(ClientSide):
                             hostname=DEVICE, transport=TRANSPORT, extra=settings)
             # Under qemu-user there is no --builtin-sftp-runner to pass: the agent serves SFTP
             # with the host's sftp-server (a host binary, exec'd natively), as the sftp/scp
-            # cases need; its built-in server is not reachable in agent mode (AGENT_SKIPS).
-            self.agent = AgentProcess([*RUNNER, TETHER, "run"], env, str(tmp / f"agent-{n}.log"))
+            # cases need (for the built-in server, see _without_sftp_server).
+            self.agent = AgentProcess(argv, env, str(tmp / f"agent-{n}.log"))
             self.proc = self.agent.proc
             dev = self._wait_connected(120 if RUNNER else 60)
             self.port = self.hub.port_map(dev["uid"])
@@ -249,6 +253,25 @@ class AgentServer(ClientSide):
         except BaseException:
             self.stop()
             raise
+
+    @staticmethod
+    def _without_sftp_server(argv):
+        """ssh-serve's --builtin-sftp: the agent has no such setting; it uses its built-in SFTP
+        server when no sftp-server program is installed (SSHServerConfig.sftpServerPaths), as
+        on most boards. So the agent runs in a private mount namespace where each installed
+        one is /dev/null (not executable): the board's situation, the agent unchanged."""
+        if RUNNER:
+            pytest.skip(f"agent mode under {RUNNER[0]}: the built-in SFTP server is the agent "
+                        "re-executing itself (/proc/self/exe), which needs binfmt_misc to run "
+                        "the ARM binary (ssh-serve's --builtin-sftp-runner has no agent "
+                        "equivalent)")
+        if os.geteuid() != 0 or not shutil.which("unshare"):
+            pytest.skip("agent mode: hiding the host's sftp-server from the agent needs root "
+                        "and unshare (a private mount namespace)")
+        hide = sorted({os.path.realpath(p) for p in SFTP_SERVER_PATHS if os.path.exists(p)})
+        script = "".join(f"mount --bind /dev/null {p} && " for p in hide) + 'exec "$@"'
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+                *argv]
 
     def _wait_connected(self, timeout):
         deadline = time.monotonic() + timeout

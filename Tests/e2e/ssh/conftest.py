@@ -1,10 +1,11 @@
 """Fixtures for the SSH server e2e tests, driven by the real OpenSSH client (ssh, sftp, scp).
 
 Two kinds of server, chosen by $TETHER_SSH_VIA (same interface: `.port`, `.user`, `.opts()`,
-`.env()`, `.ssh()`, `.set_password()`, `.logtext()`, `.stop()`, `.proc`):
+`.env()`, `.ssh()`, `.set_password()`, `.logtext()`, `.stop()`, `.proc`, `.utmp`, `.wtmp`):
 
 * `serve` (default): `tether ssh-serve` on a free port with a temp host key and shadow file (a
-  debug TCP listener; `extra` are its options). Login records go to the test's `.utmp`/`.wtmp`.
+  debug TCP listener; `extra` are its options). Login records go to the test's `.utmp`/`.wtmp`
+  (`--utmp`/`--wtmp`).
 * `agent`: the product path. The dev hub (`python -m hub --port-map e2e-device=0`) and
   `tether run` connected to it; `.port` is the hub's port map, so every TCP connection becomes a
   tunnel stream, a session slot and an SSH server connection on the agent's EventLoop
@@ -15,7 +16,9 @@ Two kinds of server, chosen by $TETHER_SSH_VIA (same interface: `.port`, `.user`
   online. Tests needing a setting the agent does not have are skipped (AGENT_SKIPS); when not
   root, all but the single-user case (the agent then insists on single-user mode). $TETHER_SSH_TRANSPORT picks
   the tunnel: 2 (default, yamux streams) or 1 (a revdial dial-back WebSocket per session).
-  Run as root, pty sessions leave records in the host's /var/log/wtmp (no agent setting).
+  As root the agent runs in a private mount namespace (AgentServer._namespace) where its
+  login records go to the test's `.utmp`/`.wtmp`, and, for --builtin-sftp, the host's
+  sftp-server is hidden so that the agent serves its built-in one.
 
 $TETHER_BIN is the binary, $TETHER_RUNNER an optional prefix (e.g. qemu-aarch64-static) in both
 modes; $TETHER_SSH_SERVE_EXTRA adds ssh-serve options to every server (mapped in agent mode).
@@ -176,9 +179,6 @@ SFTP_SERVER_PATHS = ["/usr/lib/openssh/sftp-server", "/usr/libexec/sftp-server",
 
 # Tests that need an agent setting that does not exist; skipped in agent mode only.
 AGENT_SKIPS = {
-    "test_pty_sessions_write_utmp_and_wtmp":
-        "agent mode: the agent has no utmp/wtmp path setting (it writes /var/run/utmp and "
-        "/var/log/wtmp), so the test cannot read the records as its own files",
     "test_ed25519_host_key_instead_of_rsa":
         "agent mode: the host key is the device key (SHELLHUB_PRIVATE_KEY), which must be RSA "
         "(DeviceKey: the protocol needs it); the agent has no separate host-key setting",
@@ -208,7 +208,6 @@ class AgentServer(ClientSide):
         # Only owner-writable regular files are honoured as account files (SSHSessions).
         self.shadow.chmod(0o600)
         self.host_key.chmod(0o600)
-        self.utmp = self.wtmp = None  # no agent setting: see AGENT_SKIPS
         self.hub = HubProcess(str(tmp / f"hub-{n}"), "--port-map", f"{DEVICE}=0").start()
         self.agent = None
         try:
@@ -217,9 +216,7 @@ class AgentServer(ClientSide):
                 os.chmod(passwd, 0o644)
                 settings["TETHER_PASSWD_FILE"] = str(passwd)
             args = SERVE_EXTRA + list(extra)
-            argv = [*RUNNER, TETHER, "run"]
-            if "--builtin-sftp" in args:
-                argv = self._without_sftp_server(argv)
+            argv = self._namespace(tmp, n, "--builtin-sftp" in args) + [*RUNNER, TETHER, "run"]
             i = 0
             while i < len(args):
                 opt = args[i]
@@ -230,7 +227,7 @@ class AgentServer(ClientSide):
                     self.hub.api("POST", "/api/hub/ssh-keys", {"private_key": pem})
                     i += 2
                     continue
-                if opt == "--builtin-sftp":  # _without_sftp_server above
+                if opt == "--builtin-sftp":  # see _namespace
                     i += 1
                     continue
                 if opt not in AGENT_OPTIONS:
@@ -244,7 +241,7 @@ class AgentServer(ClientSide):
                             hostname=DEVICE, transport=TRANSPORT, extra=settings)
             # Under qemu-user there is no --builtin-sftp-runner to pass: the agent serves SFTP
             # with the host's sftp-server (a host binary, exec'd natively), as the sftp/scp
-            # cases need (for the built-in server, see _without_sftp_server).
+            # cases need (for the built-in server, see _namespace).
             self.agent = AgentProcess(argv, env, str(tmp / f"agent-{n}.log"))
             self.proc = self.agent.proc
             dev = self._wait_connected(120 if RUNNER else 60)
@@ -254,24 +251,48 @@ class AgentServer(ClientSide):
             self.stop()
             raise
 
-    @staticmethod
-    def _without_sftp_server(argv):
-        """ssh-serve's --builtin-sftp: the agent has no such setting; it uses its built-in SFTP
-        server when no sftp-server program is installed (SSHServerConfig.sftpServerPaths), as
-        on most boards. So the agent runs in a private mount namespace where each installed
-        one is /dev/null (not executable): the board's situation, the agent unchanged."""
-        if RUNNER:
+    def _namespace(self, tmp, n, builtin_sftp):
+        """The agent has no setting for its login record files (/var/run/utmp, /var/log/wtmp)
+        nor one that prefers its built-in SFTP server (used when no sftp-server program is
+        installed, SSHServerConfig.sftpServerPaths, as on most boards). So, as root, it runs
+        unchanged in a private mount namespace where the record files are the test's
+        `.utmp`/`.wtmp` (bound over the host's, or, where one is missing, an overlay of its
+        directory holding it), and for ssh-serve's --builtin-sftp each installed sftp-server is
+        /dev/null (not executable): the host's records stay untouched, the board's situation
+        is reproduced. Returns the argv prefix."""
+        if os.geteuid() != 0 or not shutil.which("unshare"):
+            # Not root: the agent cannot write the host's records anyway.
+            self.utmp = self.wtmp = None
+            if builtin_sftp:
+                pytest.skip("agent mode: hiding the host's sftp-server from the agent needs "
+                            "root and unshare (a private mount namespace)")
+            return []
+        if builtin_sftp and RUNNER:
             pytest.skip(f"agent mode under {RUNNER[0]}: the built-in SFTP server is the agent "
                         "re-executing itself (/proc/self/exe), which needs binfmt_misc to run "
                         "the ARM binary (ssh-serve's --builtin-sftp-runner has no agent "
-                        "equivalent)")
-        if os.geteuid() != 0 or not shutil.which("unshare"):
-            pytest.skip("agent mode: hiding the host's sftp-server from the agent needs root "
-                        "and unshare (a private mount namespace)")
-        hide = sorted({os.path.realpath(p) for p in SFTP_SERVER_PATHS if os.path.exists(p)})
-        script = "".join(f"mount --bind /dev/null {p} && " for p in hide) + 'exec "$@"'
-        return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
-                *argv]
+                        "equivalent): the subsystem exits 127")
+        mounts = []
+        for name, target in (("utmp", "/var/run/utmp"), ("wtmp", "/var/log/wtmp")):
+            real = os.path.realpath(target)
+            if os.path.exists(real):
+                f = tmp / f"{name}-agent-{n}"
+                mounts.append(f"mount --bind {f} {real}")
+            else:
+                d = tmp / f"{name}-overlay-{n}"
+                (d / "upper").mkdir(parents=True)
+                (d / "work").mkdir()
+                f = d / "upper" / os.path.basename(real)
+                mounts.append(f"mount -t overlay overlay -o lowerdir={os.path.dirname(real)},"
+                              f"upperdir={d / 'upper'},workdir={d / 'work'} "
+                              f"{os.path.dirname(real)}")
+            f.write_bytes(b"")
+            setattr(self, name, f)
+        if builtin_sftp:
+            hide = sorted({os.path.realpath(p) for p in SFTP_SERVER_PATHS if os.path.exists(p)})
+            mounts += [f"mount --bind /dev/null {p}" for p in hide]
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                " && ".join(mounts + ['exec "$@"']), "sh"]
 
     def _wait_connected(self, timeout):
         deadline = time.monotonic() + timeout

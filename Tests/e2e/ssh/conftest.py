@@ -13,9 +13,10 @@ Two kinds of server, chosen by $TETHER_SSH_VIA (same interface: `.port`, `.user`
   files reach the agent as TETHER_SHADOW_FILE / TETHER_PASSWD_FILE; each ssh-serve option in
   `extra` is mapped to the agent's setting (see AGENT_OPTIONS), `--oracle-key K` registers K
   with the hub's /api/auth/ssh oracle. `.logtext()` is the agent's log since the device came
-  online. Tests needing a setting the agent does not have are skipped (AGENT_SKIPS); when not
-  root, all but the single-user case (the agent then insists on single-user mode). $TETHER_SSH_TRANSPORT picks
-  the tunnel: 2 (default, yamux streams) or 1 (a revdial dial-back WebSocket per session).
+  online. Tests needing a setting the agent does not have are skipped (AGENT_SKIPS,
+  AGENT_UNSUPPORTED); when not root, all but the single-user case (the agent then insists on
+  single-user mode). $TETHER_SSH_TRANSPORT picks the tunnel: 2 (default, yamux streams) or 1
+  (a revdial dial-back WebSocket per session).
   As root the agent runs in a private mount namespace (AgentServer._namespace) where its
   login records go to the test's `.utmp`/`.wtmp`, and, for --builtin-sftp, the host's
   sftp-server is hidden so that the agent serves its built-in one.
@@ -40,7 +41,7 @@ sys.path.insert(0, str(REPO / "Tests"))
 TETHER = os.environ.get("TETHER_BIN", str(REPO / ".build-ssh/debug/tether"))
 # e.g. TETHER_RUNNER=qemu-aarch64-static with TETHER_BIN=dist/raspberrypi4/tether
 RUNNER = os.environ.get("TETHER_RUNNER", "").split()
-# e.g. TETHER_SSH_SERVE_EXTRA=--event-loop: run every case on TetherPlatform's EventLoop.
+# e.g. TETHER_SSH_SERVE_EXTRA=--socketpair: serve every case through a socketpair, as a slot.
 SERVE_EXTRA = os.environ.get("TETHER_SSH_SERVE_EXTRA", "").split()
 VIA = os.environ.get("TETHER_SSH_VIA", "serve")
 if VIA not in ("serve", "agent"):
@@ -164,13 +165,21 @@ AGENT_OPTIONS = {
     "--login-grace-ms": (True, "TETHER_LOGIN_GRACE", _seconds),
     "--single-user-hash": (True, "SHELLHUB_SINGLE_USER_PASSWORD", str),
     "--permit-empty": (False, "SHELLHUB_PERMIT_EMPTY_PASSWORDS", lambda: "true"),
-    # The agent always serves each stream on a socketpair end, on its EventLoop with
-    # SSHConnectionDriver: these select in ssh-serve what the agent does anyway.
+    # The agent always serves each stream on a socketpair end (its session slot): what
+    # ssh-serve's --socketpair selects, the agent does anyway.
     "--socketpair": (False, None, None),
-    "--event-loop": (False, None, None),
     # Diagnostics only: the agent's log level is debug (agent_env) and has no libssh log knob.
     "--verbose": (False, None, None),
     "--libssh-log": (True, None, None),
+}
+
+# ssh-serve options with no agent setting, whose tests are skipped in agent mode.
+AGENT_UNSUPPORTED = {
+    opt: "agent mode: the agent sizes its event loop's tables from TETHER_SESSION_SLOTS "
+         "(RuntimeLimits, each slot reserving its connection's most), so one connection cannot "
+         f"fill them; it has no setting like ssh-serve's {opt} (Tests/e2e/test_slot_tables.py "
+         "covers the agent's tables)"
+    for opt in ("--loop-descriptors", "--loop-timers")
 }
 
 # SSHServerConfig.sftpServerPaths: the sftp-server programs the agent looks for.
@@ -195,6 +204,9 @@ class AgentServer(ClientSide):
         from hub.testing import AgentProcess, HubProcess, agent_env
         # The agent's user mode (AgentConfig.checkUserMode, PROTOCOL.md 7.3, as the Go agent):
         # single-user mode is forbidden as root and required otherwise.
+        for opt in SERVE_EXTRA + list(extra):
+            if opt in AGENT_UNSUPPORTED:
+                pytest.skip(AGENT_UNSUPPORTED[opt])
         single = "--single-user-hash" in SERVE_EXTRA + list(extra)
         if os.geteuid() == 0 and single:
             pytest.skip("agent mode: SHELLHUB_SINGLE_USER_PASSWORD is refused when the agent "

@@ -10,7 +10,7 @@ SHELLHUB_SERVER_BIN ?= $(CURDIR)/.cache/peers/shellhub-server
 SHELLHUB_AGENT_BIN ?= $(CURDIR)/.cache/peers/shellhub-agent
 export SHELLHUB_SERVER_BIN SHELLHUB_AGENT_BIN
 
-.PHONY: all deps build test test-fresh test-host test-embedded test-boards test-boards-ssh test-interop test-python test-fuzz demo cross cross-all fuzz clean
+.PHONY: all deps build test test-fresh test-host test-embedded test-boards test-boards-ssh test-interop test-python test-ssh-agent test-fuzz demo cross cross-all fuzz clean
 
 all: build
 
@@ -22,7 +22,7 @@ build:
 
 # Everything CI runs. `deps` installs what is missing (a no-op when all is there) and then checks,
 # file by file, that nothing the build and the tests use is absent (scripts/check-deps.sh).
-test: deps test-host test-embedded test-boards test-boards-ssh test-interop test-fuzz test-python
+test: deps test-host test-embedded test-boards test-boards-ssh test-interop test-fuzz test-python test-ssh-agent
 
 # What CI runs: a brand-new Debian 12 root (mmdebstrap), a clean clone of HEAD inside it, the
 # install step, then `make test` there (scripts/fresh-root.sh; ~30 min on 2 cores).
@@ -44,9 +44,12 @@ test-boards: cross-all
 	@set -e; for b in $(BOARDS); do bash cross/check.sh $$b; done
 
 # The SSH server of each ARM board binary under qemu-user, against OpenSSH's ssh/sftp/scp
-# (the Tests/e2e/ssh cases, ~1 min per board).
+# (the Tests/e2e/ssh cases, ~1 min per board); raspberrypi4's also through the product path
+# (`tether run` behind the dev hub's port map, TETHER_SSH_VIA=agent: ~1.5 min more).
 test-boards-ssh: test-boards
 	TETHER_RUNNER=qemu-aarch64-static TETHER_BIN=$(CURDIR)/dist/raspberrypi4/tether \
+		$(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e/ssh
+	TETHER_SSH_VIA=agent TETHER_RUNNER=qemu-aarch64-static TETHER_BIN=$(CURDIR)/dist/raspberrypi4/tether \
 		$(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e/ssh
 	TETHER_RUNNER=qemu-arm-static TETHER_BIN=$(CURDIR)/dist/beaglebone-black/tether \
 		$(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e/ssh
@@ -70,6 +73,14 @@ $(CURDIR)/.cache/peers/shellhub-%:
 
 test-python:
 	bash scripts/run-python-tests.sh
+
+# The Tests/e2e/ssh cases (run by test-python against `tether ssh-serve`) again through the
+# product path: the dev hub's port map, the tunnel, a session slot and the SSH server on the
+# agent's EventLoop (`tether run`, TETHER_SSH_VIA=agent; ~1.5 min, needs root).
+test-ssh-agent:
+	swift build
+	TETHER_SSH_VIA=agent TETHER_BIN=$(CURDIR)/.build/debug/tether \
+		$(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e/ssh
 
 # A short libFuzzer smoke of every codec target (`make fuzz` runs them longer).
 test-fuzz:

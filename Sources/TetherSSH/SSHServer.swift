@@ -130,11 +130,14 @@ public final class SSHServer {
 /// Algorithm lists offered by the server (PROTOCOL.md 7.1, 10.7). libssh sends ext-info with
 /// server-sig-algs (rsa-sha2-256/512) when the client announces ext-info-c. The host key is
 /// the one key imported (RSA: offered as rsa-sha2-512, rsa-sha2-256, ssh-rsa).
+/// Key exchange: curve25519 and ECDH first (ShellHub's gateway and OpenSSH pick curve25519);
+/// group14 for old clients. DH group16 and group18 are not offered: on an armv7 board they make
+/// a whole login 1.7x and 4x as long (BENCHMARKS.md, Tests/bench/kex_cost.py), all of it on
+/// the one loop thread, and any client can ask for them.
 public enum SSHAlgorithms {
     public static let keyExchange =
         "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,"
-        + "ecdh-sha2-nistp521,diffie-hellman-group14-sha256,diffie-hellman-group16-sha512,"
-        + "diffie-hellman-group18-sha512,diffie-hellman-group14-sha1"
+        + "ecdh-sha2-nistp521,diffie-hellman-group14-sha256,diffie-hellman-group14-sha1"
     public static let ciphers =
         "aes128-gcm@openssh.com,chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,"
         + "aes128-ctr,aes192-ctr,aes256-ctr"

@@ -1,0 +1,18 @@
+"""Key exchanges the server agrees to (issue 13 item 11): curve25519 and ECDH, group14 for old
+clients; the costly DH groups 16 and 18 are not offered (Tests/bench/kex_cost.py measures why),
+so a client that insists on one gets no common algorithm instead of a login that holds the one
+loop thread for seconds."""
+import pytest
+
+
+@pytest.mark.parametrize("kex", ["curve25519-sha256", "ecdh-sha2-nistp256", "diffie-hellman-group14-sha256"])
+def test_offered(server, kex):
+    r = server.ssh("echo ok", extra=["-o", f"KexAlgorithms={kex}"])
+    assert r.stdout == b"ok\n", r.stderr
+
+
+@pytest.mark.parametrize("kex", ["diffie-hellman-group16-sha512", "diffie-hellman-group18-sha512"])
+def test_not_offered(server, kex):
+    r = server.ssh("echo ok", extra=["-v", "-o", f"KexAlgorithms={kex}"])
+    assert r.returncode != 0 and r.stdout == b""
+    assert b"no matching key exchange method" in r.stderr, r.stderr[-2000:]

@@ -1,5 +1,6 @@
 import CLibSSH
 import CShims
+import TetherPlatform
 
 /// A `direct-tcpip` channel (ssh -L): a non-blocking connect to host:port, answered with
 /// channel-open confirmation once connected (or failure), then bytes piped both ways with
@@ -58,7 +59,7 @@ final class ForwardChannel: ChannelHandler {
             let err = ready ? tether_socket_error(sock) : ETIMEDOUT
             openMessage = nil
             if err != 0 {
-                SSHLog.info("forward to \(target) failed (\(err))")
+                SSHLog.info("forward to " + target + " failed: " + Errno.text(err))
                 _ = ssh_message_reply_default(msg)
                 ssh_message_free(msg)
                 closeSock()

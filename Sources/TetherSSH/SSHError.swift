@@ -32,6 +32,8 @@ public enum SSHAuthRefusal: Equatable {
     case wrongPassword
     case unsupportedHash
     case shadowUnreadable
+    /// The passwd file could not be read (errno; 0: over the size limit).
+    case passwdUnreadable(errno: Int32)
     case keyNotRSA
     case oracleUnavailable
     case oracleRefused
@@ -45,7 +47,8 @@ public enum SSHAuthRefusal: Equatable {
         case .emptyPasswordNotPermitted: return "empty password not permitted"
         case .wrongPassword: return "wrong password"
         case .unsupportedHash: return "unsupported hash"
-        case .shadowUnreadable: return "shadow unreadable"
+        case .shadowUnreadable: return "shadow unreadable" + FileBytes.reason(FileBytes.lastError)
+        case .passwdUnreadable(let e): return "passwd unreadable" + FileBytes.reason(e)
         case .keyNotRSA: return "key is not RSA"
         case .oracleUnavailable: return "no key oracle"
         case .oracleRefused: return "hub refused key"

@@ -281,7 +281,7 @@ public final class SSHServerConnection {
             }
             let sock = tether_tcp_connect_start(host, port)
             if sock < 0 {
-                SSHLog.info("forward to \(target) failed (\(-sock))")
+                SSHLog.info("forward to " + target + " failed: " + Errno.text(-sock))
                 _ = ssh_message_reply_default(msg)
                 return false
             }
@@ -312,7 +312,7 @@ public final class SSHServerConnection {
                 if let a = addresses.first(where: { $0.family == .ipv4 }) ?? addresses.first {
                     sock = tether_tcp_connect_start(a.hostText, port)
                 }
-                if sock < 0 { SSHLog.info("forward to \(target) failed (\(-sock))") }
+                if sock < 0 { SSHLog.info("forward to " + target + " failed: " + Errno.text(-sock)) }
             }
             if sock < 0 {
                 _ = ssh_message_reply_default(msg)
@@ -377,6 +377,15 @@ public final class SSHServerConnection {
         SSHLog.info("auth \(method) for '\(user)' from \(peer) accepted")
     }
 
+    /// Why `account(for:)` found none: no such user, or the passwd file unreadable.
+    private func missingAccount(_ user: String) -> SSHAuthRefusal {
+        if server.singleUser { return .unknownUser }
+        if case .unreadable(let e) = PasswdFile(path: server.config.passwdPath).lookup(user) {
+            return .passwdUnreadable(errno: e)
+        }
+        return .unknownUser
+    }
+
     /// The account sessions run as, or why there is none.
     private func account(for user: String) -> UserAccount? {
         let passwd = PasswdFile(path: server.config.passwdPath)
@@ -399,7 +408,8 @@ public final class SSHServerConnection {
             guard let acct = account(for: user) else {
                 var decoy: String?
                 if case .noSuchUser(let d) = shadow.lookup(user) { decoy = d }
-                refuse(msg, user: user, method: "password", PasswordCheck.refuseUnknownUser(password: password, decoy: decoy))
+                _ = PasswordCheck.refuseUnknownUser(password: password, decoy: decoy)
+                refuse(msg, user: user, method: "password", missingAccount(user))
                 return false
             }
             let refusal: SSHAuthRefusal?
@@ -446,7 +456,7 @@ public final class SSHServerConnection {
             return false
         }
         guard let acct = account(for: user) else {
-            refuse(msg, user: user, method: "publickey", .unknownUser)
+            refuse(msg, user: user, method: "publickey", missingAccount(user))
             return false
         }
         var b64 = [CChar](repeating: 0, count: SSHLimits.keyBlobBytes * 2)

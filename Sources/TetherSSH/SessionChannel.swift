@@ -155,7 +155,7 @@ final class SessionChannel: ChannelHandler {
             var slave: Int32 = -1
             let rc = tether_openpty(&master, &slave, p.rows, p.cols)
             guard rc == 0 else {
-                SSHLog.info("pty: openpty failed (\(-rc))")
+                SSHLog.info("pty: openpty failed: " + Errno.text(-rc))
                 return false
             }
             if drop { _ = fchown(slave, account.uid, account.gid) }

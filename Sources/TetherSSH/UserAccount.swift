@@ -35,11 +35,23 @@ public struct PasswdFile {
     public init(path: String = "/etc/passwd") { self.path = path }
 
     public func account(named name: String) -> UserAccount? {
-        guard let lines = FileBytes.lines(path) else { return nil }
-        for line in lines {
-            if let a = UserAccount.parse(line), a.name == name { return a }
-        }
+        if case .found(let a) = lookup(name) { return a }
         return nil
+    }
+
+    public enum Lookup: Equatable {
+        case found(UserAccount)
+        case noSuchUser
+        /// The file could not be read (errno, 0 when too large): e.g. out of descriptors.
+        case unreadable(errno: Int32)
+    }
+
+    public func lookup(_ name: String) -> Lookup {
+        guard let lines = FileBytes.lines(path) else { return .unreadable(errno: FileBytes.lastError) }
+        for line in lines {
+            if let a = UserAccount.parse(line), a.name == name { return .found(a) }
+        }
+        return .noSuchUser
     }
 
     public func account(uid: UInt32) -> UserAccount? {

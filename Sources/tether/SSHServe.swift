@@ -48,7 +48,7 @@ func sshServeCommand(_ args: [String]) -> Int {
     let acceptor = SSHServeAcceptor(server: server, loop: loop, viaSocketpair: options.viaSocketpair)
     oracle.onQueued = {
         // Answers go out on the next turn, as the hub's would; with no timer free, now.
-        do {
+        do throws(EventLoopError) {
             _ = try loop.schedule(afterMilliseconds: 0) {
                 oracle.deliverQueued()
                 for d in acceptor.drivers { d.poke() }

@@ -155,24 +155,6 @@ public final class Logger {
     public func warning(_ message: @autoclosure () -> String) { log(.warning, message()) }
     public func error(_ message: @autoclosure () -> String) { log(.error, message()) }
 
-    /// Logs `message` only when `key` differs from the key last passed to `suppressor`;
-    /// repeats are counted and reported on the next line that does get through, as
-    /// " (prev x N)". Returns whether a line was written. One line per state change, not per
-    /// retry: that is how a reconnect storm stays readable.
-    @discardableResult
-    public func logChange<Key: Equatable>(
-        _ suppressor: inout RepeatSuppressor<Key>, key: Key, _ level: LogLevel,
-        _ message: @autoclosure () -> String
-    ) -> Bool {
-        guard let previousRepeats = suppressor.admit(key) else { return false }
-        if previousRepeats > 0 {
-            log(level, message() + " (prev x" + String(previousRepeats + 1) + ")")
-        } else {
-            log(level, message())
-        }
-        return true
-    }
-
     /// Writes one line at `level`.
     public func log(_ level: LogLevel, _ message: String) {
         guard isEnabled(level) else { return }
@@ -249,29 +231,3 @@ public final class Logger {
     }
 }
 
-/// Condenses repeated events: remembers the last key and counts how often it came again.
-/// `admit` returns nil for a repeat (suppress it) and, for a new key, how many repeats of the
-/// previous key were suppressed.
-public struct RepeatSuppressor<Key: Equatable> {
-    public private(set) var lastKey: Key?
-    public private(set) var repeats: Int = 0
-
-    public init() {}
-
-    public mutating func admit(_ key: Key) -> Int? {
-        if let last = lastKey, last == key {
-            repeats += 1
-            return nil
-        }
-        let previous = repeats
-        lastKey = key
-        repeats = 0
-        return previous
-    }
-
-    /// Forgets the last key, so the next event is logged whatever it is.
-    public mutating func reset() {
-        lastKey = nil
-        repeats = 0
-    }
-}

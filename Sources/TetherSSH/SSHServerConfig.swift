@@ -15,7 +15,8 @@ public struct SSHServerConfig {
     public var forceSingleUser = false
     /// The device name: SHELLHUB_HOST and the oracle's "Namespace".
     public var deviceName = "device"
-    /// Per-connection SSH keepalive (SHELLHUB_KEEPALIVE_INTERVAL set explicitly); 0 = none.
+    /// Per-connection SSH keepalive interval; 0 = none. The agent sets it when
+    /// SHELLHUB_KEEPALIVE_INTERVAL is set explicitly, unless TETHER_SSH_KEEPALIVE says otherwise.
     public var keepaliveIntervalMs: Int64 = 0
     /// A connection not authenticated this long after it started is closed (0 = never). The
     /// agent sets it from TETHER_LOGIN_GRACE (300 s by default, see ConfigLimits).

@@ -124,31 +124,6 @@ import CShims
         #expect(!readText(path).contains("two"))
     }
 
-    @Test func repeatSuppressor() {
-        var s = RepeatSuppressor<Int>()
-        #expect(s.admit(1) == 0)
-        #expect(s.admit(1) == nil)
-        #expect(s.admit(1) == nil)
-        #expect(s.repeats == 2)
-        #expect(s.admit(2) == 2)
-        #expect(s.admit(1) == 0)
-        s.reset()
-        #expect(s.admit(1) == 0)
-    }
-
-    @Test func reconnectStormIsCondensed() {
-        let dir = makeTempDir("log")
-        let path = dir + "/t.log"
-        let log = Logger(target: .file(path))
-        var storm = RepeatSuppressor<String>()
-        for _ in 0..<50 { log.logChange(&storm, key: "refused", .warning, "hub: connect refused") }
-        log.logChange(&storm, key: "up", .info, "hub: connected")
-        let lines = readText(path).split(separator: "\n").map(String.init)
-        #expect(lines.count == 2)
-        #expect(lines[0].hasSuffix("W hub: connect refused"))
-        #expect(lines[1].hasSuffix("I hub: connected (prev x50)"))
-    }
-
     @Test func targetSpecs() {
         #expect(LogTarget(spec: "stderr") == .stderr)
         #expect(LogTarget(spec: "syslog") == .syslog)

@@ -27,12 +27,16 @@ public struct WebSocketRedirect: Equatable {
             return WebSocketRedirect(server: current, target: String(decoding: text, as: UTF8.self))
         }
         guard let colon = text.firstIndex(of: UInt8(ascii: ":")) else { return nil }
-        let scheme = String(decoding: text[0..<colon], as: UTF8.self).lowercased()
+        // ASCII case folding only (String.lowercased() would pull Unicode tables into the
+        // board binary).
+        let scheme = text[0..<colon]
         let web: String
-        switch scheme {
-        case "ws", "http": web = "http"
-        case "wss", "https": web = "https"
-        default: return nil
+        if HTTPHeaders.equalIgnoringCase(scheme, "ws".utf8) || HTTPHeaders.equalIgnoringCase(scheme, "http".utf8) {
+            web = "http"
+        } else if HTTPHeaders.equalIgnoringCase(scheme, "wss".utf8) || HTTPHeaders.equalIgnoringCase(scheme, "https".utf8) {
+            web = "https"
+        } else {
+            return nil
         }
         let rest = text[(colon + 1)...]
         guard rest.starts(with: "//".utf8) else { return nil }

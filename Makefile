@@ -44,14 +44,16 @@ test-boards: cross-all
 	@set -e; for b in $(BOARDS); do bash cross/check.sh $$b; done
 
 # The SSH server of each ARM board binary under qemu-user, against OpenSSH's ssh/sftp/scp
-# (the Tests/e2e/ssh cases, ~1 min per board); raspberrypi4's also through the product path
-# (`tether run` behind the dev hub's port map, TETHER_SSH_VIA=agent: ~1.5 min more).
+# (the Tests/e2e/ssh cases, ~1 min per board), and each also through the product path (`tether
+# run` behind the dev hub's port map, TETHER_SSH_VIA=agent: ~1.5 min more per board).
 test-boards-ssh: test-boards
 	TETHER_RUNNER=qemu-aarch64-static TETHER_BIN=$(CURDIR)/dist/raspberrypi4/tether \
 		$(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e/ssh
 	TETHER_SSH_VIA=agent TETHER_RUNNER=qemu-aarch64-static TETHER_BIN=$(CURDIR)/dist/raspberrypi4/tether \
 		$(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e/ssh
 	TETHER_RUNNER=qemu-arm-static TETHER_BIN=$(CURDIR)/dist/beaglebone-black/tether \
+		$(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e/ssh
+	TETHER_SSH_VIA=agent TETHER_RUNNER=qemu-arm-static TETHER_BIN=$(CURDIR)/dist/beaglebone-black/tether \
 		$(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e/ssh
 
 # Tests/interop against the real ShellHub server (PostgreSQL, Redis, server, nginx): every case

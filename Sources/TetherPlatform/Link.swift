@@ -501,6 +501,7 @@ public final class Link: IOHandler {
 
     private func setInterest(_ e: IOEvents) {
         guard fd >= 0 else { return }
+        // Fails only for an fd that is not registered; `fd` is from `connected` to teardown.
         try? loop.setInterest(fd: fd, e)
     }
 

@@ -269,6 +269,8 @@ public final class Resolver: IOHandler {
     /// Reaps the child without blocking, retrying on a short timer until it is gone.
     private static func reap(_ pid: Int32, loop: EventLoop, attempts: Int) {
         if tether_reap(pid) != 0 || attempts == 0 { return }
+        // No timer free: the killed child stays a zombie (no fds, no memory to speak of)
+        // until the agent exits; nothing waits on it.
         _ = try? loop.schedule(afterMilliseconds: reapRetryMilliseconds) {
             reap(pid, loop: loop, attempts: attempts - 1)
         }

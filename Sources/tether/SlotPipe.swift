@@ -94,6 +94,7 @@ final class SlotPipe: IOHandler {
         guard fd >= 0 else { return }
         var interest: IOEvents = readPaused ? [] : .readable
         if pendingOut > 0 { interest.insert(.writable) }
+        // Fails only for an fd that is not registered; this one is from start to release.
         try? loop.setInterest(fd: fd, interest)
     }
 

@@ -233,7 +233,9 @@ pid_t tether_spawn(const struct tether_spawn *s) {
         int fl = fcntl(fd, F_GETFL);
         if (fl >= 0) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     }
-    for (int fd = s->close_from > 3 ? s->close_from : 3; fd < 1024; fd++) (void)close(fd);
+    // Every inherited fd above stdio, whatever its number (the agent's tables may hold more
+    // than 1024 with many slots).
+    tether_close_fds(s->close_from > 3 ? (unsigned)s->close_from : 3u, ~0u);
 
     if (s->drop_privileges) {
         if (initgroups(s->user, s->gid) != 0) child_fail();

@@ -61,3 +61,20 @@ def test_sessions_beyond_the_fd_limit_are_refused_and_the_agent_recovers(
     finally:
         for p in holders:
             p.kill()
+
+
+def test_a_session_inherits_no_agent_descriptor_whatever_its_number(make_hub, start_agent, tether_bin, tmp_path):
+    # The agent's parent (a supervisor) leaves it fd 1500 open without close-on-exec: the
+    # user's program must not get it (the child closed only fds below 1024 before).
+    hub = make_hub("--port-map", f"{HOST}=0")
+    agent = start_agent(hub.url, args=(), command=[
+        "bash", "-c", 'ulimit -n 4096 && exec 1500</dev/null && exec "$0" run', tether_bin])
+    dev = connected(hub)
+    key = register_user_key(hub, tmp_path / "id_rsa")
+    port = hub.port_map(dev["uid"])
+    assert "1500" in " ".join(__import__("os").listdir(f"/proc/{agent.proc.pid}/fd"))
+    r = run_ssh(port, key, "ls /proc/self/fd")
+    assert r.returncode == 0, r.stderr
+    assert "1500" not in r.stdout.split(), r.stdout
+    r = run_ssh(port, key, "ls /proc/self/fd", extra=("-tt",))
+    assert "1500" not in r.stdout.split(), r.stdout

@@ -106,6 +106,10 @@ int tether_getsockopt_int(int fd, int level, int name, int *value);
 /// when getsockopt itself failed.
 int tether_socket_error(int fd);
 
+/// In a forked child: closes descriptors lo..hi (close_range(2), else one close(2) per number
+/// up to the descriptor limit). Async-signal-safe.
+void tether_close_fds(unsigned lo, unsigned hi);
+
 /// Name resolution in a forked child: the child runs getaddrinfo(host, port, AF_UNSPEC,
 /// SOCK_STREAM) and writes the records to a pipe, then _exits; it closes every descriptor but
 /// stdio and the pipe first (no copy of an agent socket or pty outlives its close). Returns the non-blocking read end

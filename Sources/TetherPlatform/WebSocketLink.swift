@@ -165,6 +165,10 @@ public final class WebSocketLink: LinkDelegate {
     public var bytesOut: UInt64 { connection.bytesSent }
     /// Room for more outgoing bytes (frames included) before back-pressure.
     public var sendCapacity: Int { stalled.isEmpty ? connection.outputSpace : 0 }
+    /// Payload bytes one `send` can take without back-pressure: `sendCapacity` less room for
+    /// the frame header and a control frame.
+    public var payloadCapacity: Int { max(sendCapacity - WebSocketLink.frameHeadroom, 0) }
+    public static let frameHeadroom = 64
 
     /// Sends bytes as one binary frame. True when the whole frame is in the link's queue;
     /// false when (part of) it waits for room (it still goes out, in order, and `linkDrained`

@@ -227,7 +227,7 @@ final class V1Service: SlotPipeOwner {
 
     func pipeSendRoom(_ slot: Int) -> Int {
         guard let conn = machine.connection(of: slot), let link = links[conn] else { return 0 }
-        return max(link.sendCapacity - 64, 0)
+        return link.payloadCapacity
     }
 
     func pipe(_ slot: Int, produced bytes: UnsafeRawBufferPointer) {

@@ -215,7 +215,7 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
 
     func pipeSendRoom(_ slot: Int) -> Int {
         // Bounded by the stream's window and by the tunnel's send queue.
-        min(machine.sendWindow(slot), max(link.sendCapacity - 64, 0))
+        min(machine.sendWindow(slot), link.payloadCapacity)
     }
 
     func pipe(_ slot: Int, produced bytes: UnsafeRawBufferPointer) {

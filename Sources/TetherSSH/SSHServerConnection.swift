@@ -81,7 +81,7 @@ public final class SSHServerConnection {
         self.fd = fd
         self.peer = peer
         startedAt = now
-        SSHLog.debug("conn \(peer): start")
+        SSHLog.debug("conn " + peer + ": start")
     }
 
     deinit {
@@ -123,7 +123,7 @@ public final class SSHServerConnection {
     public func service(now: Int64) {
         if state == .closed { return }
         if let grace = loginDeadline, now >= grace {
-            teardown("not authenticated within \(server.config.loginGraceMs / 1000) s")
+            teardown("not authenticated within " + String(server.config.loginGraceMs / 1000) + " s")
             return
         }
         if state == .keyExchange {
@@ -136,12 +136,12 @@ public final class SSHServerConnection {
                     // login failed on its side) and wrote its close request instead.
                     teardown("closed by the server before SSH started")
                 } else {
-                    teardown("key exchange: \(err)")
+                    teardown("key exchange: " + err)
                 }
                 return
             }
             state = .authenticating
-            SSHLog.debug("conn \(peer): keys exchanged")
+            SSHLog.debug("conn " + peer + ": keys exchanged")
         }
         _ = ssh_blocking_flush(session, 0)
         // Before the message loop: collecting a keepalive reply reads packets, and what
@@ -175,10 +175,10 @@ public final class SSHServerConnection {
             if !byPeer && afterLastChannel {
                 // ShellHub's gateway writes `DELETE /ssh/close/<uid> HTTP/1.1...` into the
                 // stream once its session ended (PROTOCOL.md 6): not SSH, and not an error.
-                SSHLog.debug("conn \(peer): bytes after the last channel ended: \(err)")
+                SSHLog.debug("conn " + peer + ": bytes after the last channel ended: " + err)
                 teardown("closed by peer after the session ended")
             } else {
-                teardown(byPeer ? "closed by peer" : "connection error: \(err)")
+                teardown(byPeer ? "closed by peer" : "connection error: " + err)
             }
             return
         }
@@ -273,7 +273,7 @@ public final class SSHServerConnection {
         case Int32(SSH_CHANNEL_DIRECT_TCPIP.rawValue):
             let host = ssh_message_channel_request_open_destination(msg).map { String(cString: $0) } ?? ""
             let port = ssh_message_channel_request_open_destination_port(msg)
-            let target = "\(host):\(port)"
+            let target = host + ":" + String(port)
             if let resolver = server.resolver,
                SocketAddress(numericHost: host, port: UInt16(truncatingIfNeeded: port)) == nil {
                 resolveForward(msg, host: host, port: port, target: target, resolver: resolver)
@@ -357,7 +357,7 @@ public final class SSHServerConnection {
     private func refuse(_ msg: OpaquePointer, user: String, method: String, _ why: SSHAuthRefusal?) {
         if let why {
             authFailures += 1
-            SSHLog.info("auth \(method) for '\(user)' from \(peer) refused: \(why.text)")
+            SSHLog.info("auth " + method + " for '" + user + "' from " + peer + " refused: " + why.text)
         }
         _ = ssh_message_auth_set_methods(msg, Int32(SSH_AUTH_METHOD_PUBLICKEY | SSH_AUTH_METHOD_PASSWORD))
         _ = ssh_message_reply_default(msg)
@@ -374,7 +374,7 @@ public final class SSHServerConnection {
         context = SessionContext(config: server.config, account: account, dropPrivileges: drop)
         state = .open
         authenticatedAt = now
-        SSHLog.info("auth \(method) for '\(user)' from \(peer) accepted")
+        SSHLog.info("auth " + method + " for '" + user + "' from " + peer + " accepted")
     }
 
     /// Why `account(for:)` found none: no such user, or the passwd file unreadable.
@@ -546,7 +546,7 @@ public final class SSHServerConnection {
         handlers.removeAll()
         ssh_disconnect(session)
         ssh_free(session)  // closes fd
-        SSHLog.info("conn \(peer): \(reason)")
+        SSHLog.info("conn " + peer + ": " + reason)
     }
 }
 

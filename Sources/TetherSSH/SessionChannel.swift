@@ -165,7 +165,7 @@ final class SessionChannel: ChannelHandler {
             close(slave)
             guard child != nil else {
                 close(master)
-                SSHLog.info("spawn failed for \(account.name)")
+                SSHLog.info("spawn failed for " + account.name)
                 return false
             }
             inFd = master
@@ -197,7 +197,7 @@ final class SessionChannel: ChannelHandler {
             close(i[0]); close(o[1]); close(e[1])
             guard child != nil else {
                 close(i[1]); close(o[0]); close(e[0])
-                SSHLog.info("spawn failed for \(account.name)")
+                SSHLog.info("spawn failed for " + account.name)
                 return false
             }
             inFd = i[1]
@@ -207,7 +207,7 @@ final class SessionChannel: ChannelHandler {
         started = true
         lastProgress = now
         if child?.pidfd ?? -1 < 0 { nextReapCheck = now + SSHLimits.reapPollMs }
-        SSHLog.debug("started \(argv[0]) pid \(child?.pid ?? 0) for \(account.name)")
+        SSHLog.debug("started " + argv[0] + " pid " + String(child?.pid ?? 0) + " for " + account.name)
         return true
     }
 
@@ -282,7 +282,7 @@ final class SessionChannel: ChannelHandler {
             let fd = tether_tcp_accept(agentListener, nil, 0)
             if fd < 0 { break }
             if context.channelRoom <= 0 {
-                SSHLog.info("agent connection refused: \(SSHLimits.channelsPerConnection) channels open")
+                SSHLog.info("agent connection refused: " + String(SSHLimits.channelsPerConnection) + " channels open")
                 close(fd)
                 continue
             }
@@ -351,7 +351,7 @@ final class SessionChannel: ChannelHandler {
         closeAll()
         child?.closeFds()
         finished = true
-        SSHLog.debug("channel done, status \(code)")
+        SSHLog.debug("channel done, status " + String(code))
     }
 
     private func abortChild() {

@@ -51,7 +51,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
             return finish()
         case .success(let l):
             config = l.config
-            line("config", true, "\(l.file ?? "environment only"), v\(config.transport.rawValue)")
+            line("config", true, (l.file ?? "environment only") + ", v" + String(config.transport.rawValue))
         }
 
         let now = WallClock.nowSeconds()
@@ -60,20 +60,20 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
             hint("no RTC? start NTP before tether, or TLS checks will fail")
         } else {
             let t = WallClock.now()
-            line("clock", true, "\(t.dateString) \(t.timeString) UTC")
+            line("clock", true, t.dateString + " " + t.timeString + " UTC")
         }
 
         var key: DeviceKey? = nil
         if Files.exists(config.privateKeyPath) {
             do {
                 key = try DeviceKey.load(path: config.privateKeyPath)
-                line("key", true, "\(config.privateKeyPath) (RSA \(key!.bitLength))")
+                line("key", true, config.privateKeyPath + " (RSA " + String(key!.bitLength) + ")")
             } catch {
-                line("key", false, "\(config.privateKeyPath): \(error.message)")
+                line("key", false, config.privateKeyPath + ": " + error.message)
                 hint("a PKCS#1 'RSA PRIVATE KEY' PEM; move it away to make a new one")
             }
         } else {
-            line("key", false, "\(config.privateKeyPath) missing (created at first run)")
+            line("key", false, config.privateKeyPath + " missing (created at first run)")
         }
 
         if let id = DeviceIdentity.select(preferred: config.preferredIdentity) {
@@ -89,7 +89,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
         if config.server.isTLS {
             do {
                 tls = try TLSContext(settings: TLSSettings.fromEnvironment())
-                line("trust", true, "\(tls!.trustSource) (\(tls!.trustedCount) CAs)")
+                line("trust", true, tls!.trustSource + " (" + String(tls!.trustedCount) + " CAs)")
             } catch {
                 line("trust", false, error.message)
                 hint("install ca-certificates or set SSL_CERT_FILE")
@@ -109,7 +109,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
         ctx.loadTenant()
         switch ctx.tenantSource {
         case .configuration: line("tenant", true, ctx.tenant)
-        case .pairing: line("tenant", true, "\(ctx.tenant) (paired, \(ctx.tenantFilePath))")
+        case .pairing: line("tenant", true, ctx.tenant + " (paired, " + ctx.tenantFilePath + ")")
         case .none where !config.provisioningKey.isEmpty: line("tenant", true, "none: from the provisioning key")
         case .none: line("tenant", true, "none: 'tether run' pairs first (shows a code)")
         }
@@ -132,7 +132,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
     }
 
     private func finish() -> Int {
-        Console.out("diag: \(passed) passed, \(failed) failed")
+        Console.out("diag: " + String(passed) + " passed, " + String(failed) + " failed")
         return failed == 0 ? 0 : 1
     }
 
@@ -158,9 +158,9 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
 
     func linkOpened(_ link: Link) {
         guard let ctx = context else { return }
-        var text = "\(ctx.config.server.host):\(ctx.config.server.port)"
-        if let addr = link.remoteAddress { text += " (\(addr.hostText))" }
-        if let t = link.tls { text += " \(t.version) verified" }
+        var text = ctx.config.server.host + ":" + String(ctx.config.server.port)
+        if let addr = link.remoteAddress { text += " (" + addr.hostText + ")" }
+        if let t = link.tls { text += " " + t.version + " verified" }
         line("connect", true, text)
         link.abort()
         self.link = nil
@@ -205,10 +205,10 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
                 case .body(let b): body.append(contentsOf: b)
                 case .end:
                     if status == 200, let info = try? ServerInfo.parse(body) {
-                        line("server", true, "ShellHub \(info.version ?? "?")")
+                        line("server", true, "ShellHub " + (info.version ?? "?"))
                         next()
                     } else {
-                        line("server", false, "GET /info answered \(status)")
+                        line("server", false, "GET /info answered " + String(status))
                         hint("is SHELLHUB_SERVER_ADDRESS a ShellHub server?")
                         stop()
                     }
@@ -217,7 +217,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
             }
             return false
         }, onEnd: { [self] failure in
-            line("server", false, "GET /info: \(failure ?? "no answer")")
+            line("server", false, "GET /info: " + (failure ?? "no answer"))
             stop()
         })
         api?.start()
@@ -229,7 +229,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
             switch verdict {
             case .authenticated(let token):
                 let r = response
-                line("auth", true, "\(r?.namespace ?? "?").\(r?.name ?? "?") \(r?.status ?? "(cached)")")
+                line("auth", true, (r?.namespace ?? "?") + "." + (r?.name ?? "?") + " " + (r?.status ?? "(cached)"))
                 if r?.status == "pending" { hint("accept the device in the ShellHub UI") }
                 ctx.token = token
                 next()
@@ -254,7 +254,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
     }
 
     func linkOpened(_ link: WebSocketLink) {
-        line("tunnel", true, "v\(context!.config.transport.rawValue) \(context!.config.transport.endpointPath) upgraded")
+        line("tunnel", true, "v" + String(context!.config.transport.rawValue) + " " + context!.config.transport.endpointPath + " upgraded")
         link.close()
         ws = nil
         next()

@@ -27,23 +27,23 @@ func sshServeCommand(_ args: [String]) -> Int {
     do {
         server = try SSHServer(config: options.config)
     } catch {
-        Console.err("ssh-serve: \(error.text)")
+        Console.err("ssh-serve: " + error.text)
         return 1
     }
     let oracle = TestKeyOracle()
     if let path = options.oracleKey {
         guard oracle.load(privateKeyPath: path) else {
-            Console.err("ssh-serve: cannot load oracle key \(path)")
+            Console.err("ssh-serve: cannot load oracle key " + path)
             return 1
         }
         server.oracle = oracle
     }
     let listener = tether_tcp_listen("127.0.0.1", options.port, 64)
     if listener < 0 {
-        Console.err("ssh-serve: cannot listen on 127.0.0.1:\(options.port) (errno \(-listener))")
+        Console.err("ssh-serve: cannot listen on 127.0.0.1:" + String(options.port) + " (errno " + String(-listener) + ")")
         return 1
     }
-    Console.out("ssh-serve: listening on 127.0.0.1:\(options.port)")
+    Console.out("ssh-serve: listening on 127.0.0.1:" + String(options.port))
     let loop = EventLoop(maxDescriptors: options.loopDescriptors, maxTimers: options.loopTimers)
     let acceptor = SSHServeAcceptor(server: server, loop: loop, viaSocketpair: options.viaSocketpair)
     oracle.onQueued = {
@@ -119,7 +119,7 @@ struct SSHServeOptions {
             case "--loop-descriptors": o.loopDescriptors = max(2, Int(value() ?? "") ?? maxDescriptors)
             case "--loop-timers": o.loopTimers = max(1, Int(value() ?? "") ?? maxTimers)
             case "--verbose": SSHLog.verbose = true
-            default: return .failure(Failure(message: "unknown option '\(args[i])'"))
+            default: return .failure(Failure(message: "unknown option '" + args[i] + "'"))
             }
             i += 1
         }
@@ -175,7 +175,7 @@ private final class SSHServeAcceptor: IOHandler {
                 conn = try server.accept(fd: fd, peer: peer, now: now)
             }
         } catch {
-            Console.err("ssh-serve: accept: \(error.text)")
+            Console.err("ssh-serve: accept: " + error.text)
             return false
         }
         let driver = SSHConnectionDriver(connection: conn, loop: loop)

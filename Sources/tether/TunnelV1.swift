@@ -136,12 +136,12 @@ final class V1Service: SlotPipeOwner {
             closeConnection(conn)
         case .refused(_, let reason):
             let why = V1Service.describe(reason)
-            ctx.warnBurst(&refusals, kind: why, "dial-back refused: \(why)")
+            ctx.warnBurst(&refusals, kind: why, "dial-back refused: " + why)
         case .refusedDialBack(let reason):
             let why = V1Service.describe(reason)
-            ctx.warnBurst(&refusals, kind: "conn-ready " + why, "conn-ready refused: \(why)")
+            ctx.warnBurst(&refusals, kind: "conn-ready " + why, "conn-ready refused: " + why)
         case .unknownSession(let id):
-            ctx.log.info("close for unknown session \(id.prefix(12))")
+            ctx.log.info("close for unknown session " + String(id.prefix(12)))
         }
     }
 
@@ -188,7 +188,7 @@ final class V1Service: SlotPipeOwner {
         keepalive.close(1 + conn)
         if let slot = machine.dialBackClosed(conn: conn) {
             // The server's end went first (a slot whose local end finished said so already).
-            if pipes[slot] != nil || proxies[slot] != nil { ctx.log.info("slot \(slot) closed: dial-back closed") }
+            if pipes[slot] != nil || proxies[slot] != nil { ctx.log.info("slot " + String(slot) + " closed: dial-back closed") }
             if let id = machine.slots.sessionID(of: slot) { sessions?.closeSession(sessionID: id) }
             pipes[slot]?.terminate()
             pipes[slot] = nil
@@ -213,7 +213,7 @@ final class V1Service: SlotPipeOwner {
             proxies[slot] = nil
             switch result {
             case .failure(let e):
-                ctx.warnBurst(&refusals, kind: "proxy \(host):\(port)", "proxy to \(host):\(port) failed: \(e.message)")
+                ctx.warnBurst(&refusals, kind: "proxy " + host + ":" + String(port), "proxy to " + host + ":" + String(port) + " failed: " + e.message)
                 machine.proxyFailed(slot, message: e.message)
             case .success(let pipe):
                 pipes[slot] = pipe
@@ -243,7 +243,7 @@ final class V1Service: SlotPipeOwner {
 
     func pipeEnded(_ slot: Int, reason: String) {
         pipes[slot] = nil
-        ctx.log.info("slot \(slot) closed: \(reason)")
+        ctx.log.info("slot " + String(slot) + " closed: " + reason)
         if let conn = machine.connection(of: slot) { closeConnection(conn) }
         process()
     }
@@ -264,7 +264,7 @@ final class V1Service: SlotPipeOwner {
                     // Waiting for the gateway's SSH client (bounded by the login grace).
                     keepalive.revive(id, now: ctx.now)
                 } else if links[id - 1] != nil {
-                    ctx.log.info("dial-back \(id - 1): peer silent, closing")
+                    ctx.log.info("dial-back " + String(id - 1) + ": peer silent, closing")
                     closeConnection(id - 1)
                 }
             }
@@ -321,7 +321,7 @@ extension V1Service: WebSocketLinkDelegate {
         } else {
             links[conn] = nil
             machine.dialBackFailed(connPath: linkPaths[conn], error: end.text)
-            ctx.log.warning("dial-back failed: \(end.text)")
+            ctx.log.warning("dial-back failed: " + end.text)
         }
         process()
     }

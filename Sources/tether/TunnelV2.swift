@@ -163,9 +163,9 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
             pipes[slot]?.resume()
         case .refused(let stream, let reason):
             let why = TunnelV2.describe(reason)
-            ctx.warnBurst(&refusals, kind: why, "stream \(stream) refused: \(why)")
+            ctx.warnBurst(&refusals, kind: why, "stream " + String(stream) + " refused: " + why)
         case .unknownSession(let id):
-            ctx.log.info("close for unknown session \(id.prefix(12))")
+            ctx.log.info("close for unknown session " + String(id.prefix(12)))
         case .serverPing:
             keepalive.noteReceived(TunnelV2.tunnelID, now: ctx.now)
         case .goAway:
@@ -201,7 +201,7 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
             proxies[slot] = nil
             switch result {
             case .failure(let e):
-                ctx.warnBurst(&refusals, kind: "proxy \(host):\(port)", "proxy to \(host):\(port) failed: \(e.message)")
+                ctx.warnBurst(&refusals, kind: "proxy " + host + ":" + String(port), "proxy to " + host + ":" + String(port) + " failed: " + e.message)
                 machine.proxyFailed(slot, message: e.message, now: ctx.now)
             case .success(let pipe):
                 pipes[slot] = pipe
@@ -230,7 +230,7 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
 
     func pipeEnded(_ slot: Int, reason: String) {
         pipes[slot] = nil
-        ctx.log.info("slot \(slot) closed: \(reason)")
+        ctx.log.info("slot " + String(slot) + " closed: " + reason)
         machine.localClosed(slot, now: ctx.now)
         process()
     }
@@ -245,7 +245,7 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
             keepaliveTimer = .none
             let firing = keepalive.fire(now: ctx.now)
             if !firing.dead.isEmpty {
-                fail(.failed("no ping from server for \(keepalive.policy.v2ServerPing / 1000 + keepalive.policy.deadPeerGrace / 1000) s"))
+                fail(.failed("no ping from server for " + String(keepalive.policy.v2ServerPing / 1000 + keepalive.policy.deadPeerGrace / 1000) + " s"))
                 return
             }
             if !firing.pings.isEmpty {

@@ -172,10 +172,10 @@ enum SlotStart {
     static func ssh(_ ctx: RuntimeContext, sessions: SessionServer?, slot: Int, sessionID: String,
                     initial: [UInt8], owner: SlotPipeOwner) -> SlotPipe? {
         var pair: [Int32] = [-1, -1]
-        guard let sessions,
-              pair.withUnsafeMutableBufferPointer({ tether_socketpair_nonblock($0.baseAddress) }) == 0
-        else {
-            ctx.log.error("session \(sessionID.prefix(12)): cannot start SSH")
+        let rc = sessions == nil ? 0 : pair.withUnsafeMutableBufferPointer { tether_socketpair_nonblock($0.baseAddress) }
+        guard let sessions, rc == 0 else {
+            ctx.log.error("session " + String(sessionID.prefix(12)) + ": cannot start SSH"
+                          + (rc < 0 ? ": socketpair: " + Errno.text(-rc) : ""))
             return nil
         }
         guard let pipe = SlotPipe(loop: ctx.loop, fd: pair[0], slot: slot, owner: owner),
@@ -183,10 +183,10 @@ enum SlotStart {
         else {
             Socket.close(pair[0])
             Socket.close(pair[1])
-            ctx.log.error("session \(sessionID.prefix(12)): cannot start SSH")
+            ctx.log.error("session " + String(sessionID.prefix(12)) + ": cannot start SSH")
             return nil
         }
-        ctx.log.info("session \(sessionID.prefix(12)) opened in slot \(slot)")
+        ctx.log.info("session " + String(sessionID.prefix(12)) + " opened in slot " + String(slot))
         if !initial.isEmpty { pipe.deliver(initial) }
         return pipe
     }

@@ -162,7 +162,7 @@ static void resolve_child(int out, const char *host, const char *port) {
 // Closes descriptors [lo, hi] in a forked child: close_range(2) (Linux 5.9), else one close(2)
 // per number up to the descriptor limit, capped (the agent's fixed tables keep its fds far
 // below; a new fd takes the lowest free number). Async-signal-safe: syscalls only.
-static void close_fds(unsigned lo, unsigned hi) {
+void tether_close_fds(unsigned lo, unsigned hi) {
     if (lo > hi) return;
 #ifdef SYS_close_range
     if (syscall(SYS_close_range, lo, hi, 0) == 0) return;
@@ -189,8 +189,8 @@ int tether_resolve_spawn(const char *host, const char *port, int *pid) {
         // Keep only the pipe's write end: a copy of any other fd (a socket, a pty, another
         // lookup's pipe) would hold it open until this child exits, delaying its EOF.
         unsigned out = (unsigned)fds[1];
-        if (out > 3) close_fds(3, out - 1);
-        close_fds(out + 1, ~0u);
+        if (out > 3) tether_close_fds(3, out - 1);
+        tether_close_fds(out + 1, ~0u);
         if (fds[0] < 3) close(fds[0]);
         // The child must not run the parent's signal handlers (they write to the loop's pipe).
         signal(SIGTERM, SIG_DFL);

@@ -114,6 +114,8 @@ int tether_socket_error(int fd);
 /// with family 0 carries the getaddrinfo error code in the next 4 bytes (little endian).
 int tether_resolve_spawn(const char *host, const char *port, int *pid);
 enum { TETHER_RESOLVE_RECORD = 19, TETHER_RESOLVE_MAX = 16 };
+/// Closes descriptors [lo, hi] in a forked child (close_range(2), else a capped close loop).
+void tether_close_fds(unsigned lo, unsigned hi);
 /// waitpid(pid, WNOHANG): 1 when reaped, 0 when still running, -errno on error.
 int tether_reap(int pid);
 /// kill(pid, SIGKILL).

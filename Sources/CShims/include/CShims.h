@@ -106,6 +106,10 @@ int tether_getsockopt_int(int fd, int level, int name, int *value);
 /// when getsockopt itself failed.
 int tether_socket_error(int fd);
 
+/// In a forked child: closes descriptors lo..hi (close_range(2), else one close(2) per number
+/// up to the descriptor limit). Async-signal-safe.
+void tether_close_fds(unsigned lo, unsigned hi);
+
 /// Name resolution in a forked child: the child runs getaddrinfo(host, port, AF_UNSPEC,
 /// SOCK_STREAM) and writes the records to a pipe, then _exits; it closes every descriptor but
 /// stdio and the pipe first (no copy of an agent socket or pty outlives its close). Returns the non-blocking read end
@@ -114,8 +118,6 @@ int tether_socket_error(int fd);
 /// with family 0 carries the getaddrinfo error code in the next 4 bytes (little endian).
 int tether_resolve_spawn(const char *host, const char *port, int *pid);
 enum { TETHER_RESOLVE_RECORD = 19, TETHER_RESOLVE_MAX = 16 };
-/// Closes descriptors [lo, hi] in a forked child (close_range(2), else a capped close loop).
-void tether_close_fds(unsigned lo, unsigned hi);
 /// waitpid(pid, WNOHANG): 1 when reaped, 0 when still running, -errno on error.
 int tether_reap(int pid);
 /// kill(pid, SIGKILL).

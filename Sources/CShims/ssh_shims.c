@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -151,16 +152,19 @@ int tether_crypt_supported(const char *setting) {
 #endif
 }
 
-// No early exit: the time taken does not tell how many bytes matched. The length difference
-// is kept whole (lengths 256 apart must not compare equal on a common prefix).
+// Both NUL-terminated. No exit before the shorter string ends, so the time taken tells its
+// length only (fixed for a scheme), not how many bytes matched; a longer string differs at the
+// other's NUL, so lengths any distance apart never compare equal.
 static int equal_ct(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    size_t diff = la ^ lb, n = la < lb ? la : lb;
-    for (size_t i = 0; i < n; i++) diff |= (unsigned char)(a[i] ^ b[i]);
+    unsigned diff = 0;
+    for (size_t i = 0;; i++) {
+        diff |= (unsigned char)(a[i] ^ b[i]);
+        if (a[i] == '\0' || b[i] == '\0') break;
+    }
     return diff == 0;
 }
 
-int tether_crypt_start(const char *key, const char *setting, const char *expected, int *pid) {
+int tether_crypt_start(const char *key, const char *hash, int decoy, int *pid) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return -errno;
     pid_t child = fork();
@@ -180,12 +184,13 @@ int tether_crypt_start(const char *key, const char *setting, const char *expecte
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
         signal(SIGHUP, SIG_DFL);
-        // On a one-core board a burst of tries then yields the CPU to the agent's loop.
-        (void)nice(10);
+        // The lowest priority (never above the agent's): on a one-core board a burst of tries
+        // yields the CPU to the agent's loop.
+        (void)setpriority(PRIO_PROCESS, 0, 19);
         char buf[512];
         char r = 'u';
-        if (tether_crypt(key, setting, buf, sizeof(buf)) == 0) {
-            r = expected[0] != '\0' && equal_ct(buf, expected) ? 'y' : 'n';
+        if (tether_crypt(key, hash, buf, sizeof(buf)) == 0) {
+            r = !decoy && equal_ct(buf, hash) ? 'y' : 'n';
             explicit_bzero(buf, sizeof(buf));
         }
         (void)write(fds[1], &r, 1);

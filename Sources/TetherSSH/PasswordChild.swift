@@ -13,10 +13,11 @@ struct PasswordChild {
     /// When the child is killed and the try refused.
     let deadline: Int64
 
-    /// Forks the child; nil when pipe or fork failed. `expected` "" never matches (a decoy).
-    static func start(password: String, setting: String, expected: String, now: Int64) -> PasswordChild? {
+    /// Forks the child that hashes `password` with `hash` as setting and compares with `hash`;
+    /// nil when pipe or fork failed. A `decoy` never matches (an unknown user's try).
+    static func start(password: String, hash: String, decoy: Bool, now: Int64) -> PasswordChild? {
         var pid: Int32 = 0
-        let fd = tether_crypt_start(password, setting, expected, &pid)
+        let fd = tether_crypt_start(password, hash, decoy ? 1 : 0, &pid)
         if fd < 0 { return nil }
         return PasswordChild(fd: fd, pid: pid, deadline: now + SSHLimits.passwordCheckMs)
     }

@@ -22,8 +22,8 @@ public final class SSHServer {
     let bind: OpaquePointer
     let singleUser: Bool
     var orphans: [pid_t] = []
-    /// Connections whose password check waits for a crypt child, first come first served.
-    var cryptWaiting: [SSHServerConnection] = []
+    /// First of the password tries waiting for a crypt child (linked through `next`).
+    var cryptQueue: PendingPassword?
     /// crypt children running (at most `SSHLimits.passwordChildren`).
     var cryptRunning = 0
     /// A crypt child ended while others wait: `wake` is due once the current `service` is over.

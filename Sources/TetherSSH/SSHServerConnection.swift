@@ -65,18 +65,6 @@ public final class SSHServerConnection {
         var user: String
     }
 
-    /// A password try waiting for its crypt child (or for a turn to start one).
-    struct PendingPassword {
-        var message: OpaquePointer
-        var user: String
-        /// nil: the user does not exist and the try is refused whatever crypt says (a decoy).
-        var account: UserAccount?
-        /// Dropped once the child has its copy.
-        var password: String
-        var setting: String
-        var child: PasswordChild?
-    }
-
     /// Failed authentications tolerated on one connection (ShellHub sends one).
     public static let maxAuthFailures = 6
 
@@ -541,10 +529,16 @@ public final class SSHServerConnection {
     /// fallback decoy) and then refused.
     private func checkPassword(_ msg: OpaquePointer, user: String, account: UserAccount?,
                                password: String, setting: String?, now: Int64) -> Bool {
-        pendingPassword = PendingPassword(
+        let p = PendingPassword(
             message: msg, user: user, account: account, password: password,
-            setting: setting ?? PasswordCheck.fallbackDecoy, child: nil)
-        server.cryptWaiting.append(self)
+            setting: setting ?? PasswordCheck.fallbackDecoy)
+        pendingPassword = p
+        if var last = server.cryptQueue {
+            while let n = last.next { last = n }
+            last.next = p
+        } else {
+            server.cryptQueue = p
+        }
         servicePassword(now: now)
         return true
     }
@@ -552,7 +546,7 @@ public final class SSHServerConnection {
     /// Starts the crypt child when this try is first in line and one is free; answers the try
     /// once the child did (or at its deadline, killing it).
     private func servicePassword(now: Int64) {
-        guard var p = pendingPassword else { return }
+        guard let p = pendingPassword else { return }
         let verdict: PasswordChild.Verdict
         var timedOut = false
         if let child = p.child {
@@ -561,20 +555,19 @@ public final class SSHServerConnection {
             releaseCryptChild()
             verdict = v
         } else {
-            guard server.cryptWaiting.first === self, server.cryptRunning < SSHLimits.passwordChildren
+            guard server.cryptQueue === p, server.cryptRunning < SSHLimits.passwordChildren
             else { return }
-            server.cryptWaiting.removeFirst()
-            let expected = p.account == nil ? "" : p.setting
-            if let child = PasswordChild.start(password: p.password, setting: p.setting, expected: expected, now: now) {
+            server.cryptQueue = p.next
+            p.next = nil
+            if let child = PasswordChild.start(password: p.password, hash: p.setting, decoy: p.account == nil, now: now) {
                 server.cryptRunning += 1
                 p.child = child
                 p.password = ""
-                pendingPassword = p
                 // The next in line may fit too; it learns so from the wake-up.
-                if !server.cryptWaiting.isEmpty { server.wakePending = true }
+                if server.cryptQueue != nil { server.wakePending = true }
                 return
             }
-            if !server.cryptWaiting.isEmpty { server.wakePending = true }
+            if server.cryptQueue != nil { server.wakePending = true }
             verdict = .noAnswer
         }
         pendingPassword = nil
@@ -595,7 +588,7 @@ public final class SSHServerConnection {
 
     private func releaseCryptChild() {
         server.cryptRunning -= 1
-        if !server.cryptWaiting.isEmpty { server.wakePending = true }
+        if server.cryptQueue != nil { server.wakePending = true }
     }
 
     // MARK: Teardown
@@ -615,9 +608,14 @@ public final class SSHServerConnection {
             if let c = p.child {
                 _ = c.finish(giveUp: true, orphans: &server.orphans)
                 releaseCryptChild()
+            } else if server.cryptQueue === p {
+                server.cryptQueue = p.next
             } else {
-                server.cryptWaiting.removeAll { $0 === self }
+                var q = server.cryptQueue
+                while let c = q, c.next !== p { q = c.next }
+                q?.next = p.next
             }
+            p.next = nil
             ssh_message_free(p.message)
         }
         for f in pendingForwards { ssh_message_free(f.message) }
@@ -639,4 +637,26 @@ public final class SSHServerConnection {
 final class PendingForward {
     let message: OpaquePointer
     init(message: OpaquePointer) { self.message = message }
+}
+
+/// A password try waiting for its crypt child, or in line for a turn to start one (`next`:
+/// the server's queue, first come first served).
+final class PendingPassword {
+    let message: OpaquePointer
+    let user: String
+    /// nil: the user does not exist and the try is refused whatever crypt says (a decoy).
+    let account: UserAccount?
+    /// Dropped once the child has its copy.
+    var password: String
+    let setting: String
+    var child: PasswordChild?
+    var next: PendingPassword?
+
+    init(message: OpaquePointer, user: String, account: UserAccount?, password: String, setting: String) {
+        self.message = message
+        self.user = user
+        self.account = account
+        self.password = password
+        self.setting = setting
+    }
 }

@@ -8,10 +8,10 @@ import Testing
     static let sha512 = PasswordCheckTests.vectors[2].1  // "$6$saltsalt$..." of "secret"
 
     /// Starts a child and waits for its answer the way the loop does (poll, then finish).
-    static func run(password: String, setting: String, expected: String, giveUpAfterMs: Int32 = 10_000)
+    static func run(password: String, hash: String, decoy: Bool = false, giveUpAfterMs: Int32 = 10_000)
         -> PasswordChild.Verdict?
     {
-        guard let child = PasswordChild.start(password: password, setting: setting, expected: expected, now: 0)
+        guard let child = PasswordChild.start(password: password, hash: hash, decoy: decoy, now: 0)
         else { return nil }
         var orphans: [pid_t] = []
         var pfd = pollfd(fd: child.fd, events: Int16(POLLIN), revents: 0)
@@ -30,26 +30,27 @@ import Testing
     }
 
     @Test func rightAndWrongPasswordWithSHA512() {
-        #expect(Self.run(password: "secret", setting: Self.sha512, expected: Self.sha512) == .match)
-        #expect(Self.run(password: "Secret", setting: Self.sha512, expected: Self.sha512) == .mismatch)
+        #expect(Self.run(password: "secret", hash: Self.sha512) == .match)
+        #expect(Self.run(password: "Secret", hash: Self.sha512) == .mismatch)
     }
 
     @Test func unsupportedSettingIsReported() {
-        #expect(Self.run(password: "secret", setting: "$9$nope$nope", expected: "$9$nope$nope") == .unsupported)
+        #expect(Self.run(password: "secret", hash: "$9$nope$nope") == .unsupported)
     }
 
-    /// The compare in the child keeps the whole length difference: an expected hash that is the
-    /// computed one plus 256 more bytes does not match.
-    @Test func longerExpectedHashDoesNotMatch() {
+    /// The compare in the child keeps the whole length difference: a stored hash that is the
+    /// right one plus 256 more bytes (crypt reads only its salt) does not match.
+    @Test func longerStoredHashDoesNotMatch() {
         let longer = Self.sha512 + String(repeating: "a", count: 256)
-        #expect(Self.run(password: "secret", setting: Self.sha512, expected: longer) == .mismatch)
+        #expect(PasswordCheck.crypt(password: "secret", setting: longer) == Self.sha512)
+        #expect(Self.run(password: "secret", hash: longer) == .mismatch)
     }
 
     /// The answer comes later: right after the start of a costly hash there is none yet, and
     /// the child is killed and reaped when given up (the connection's deadline).
     @Test func costlyHashIsAnsweredLaterAndCanBeGivenUp() {
         let slow = "$6$rounds=50000000$somesalt"
-        guard let child = PasswordChild.start(password: "x", setting: slow, expected: slow, now: 5)
+        guard let child = PasswordChild.start(password: "x", hash: slow, decoy: false, now: 5)
         else { Issue.record("fork failed"); return }
         #expect(child.deadline == 5 + SSHLimits.passwordCheckMs)
         var orphans: [pid_t] = []
@@ -71,7 +72,7 @@ import Testing
         // So that programs exec'd by tests running in parallel do not keep it.
         _ = fcntl(p[1], F_SETFD, FD_CLOEXEC)
         let slow = "$6$rounds=50000000$somesalt"
-        guard let child = PasswordChild.start(password: "x", setting: slow, expected: slow, now: 0)
+        guard let child = PasswordChild.start(password: "x", hash: slow, decoy: false, now: 0)
         else { Issue.record("fork failed"); return }
         close(p[1])
         var pfd = pollfd(fd: p[0], events: Int16(POLLIN), revents: 0)

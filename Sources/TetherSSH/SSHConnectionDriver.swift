@@ -30,6 +30,14 @@ public final class SSHConnectionDriver: IOHandler {
     public func poke() {
         connection.service(now: Int64(MonotonicClock.nowMilliseconds()))
         sync()
+        let server = connection.server
+        // A password check's child that ended without being reaped yet.
+        if server.orphanCount > 0 { SSHConnectionDriver.scheduleReaping(server, loop: loop) }
+        // A crypt child is free for a waiting connection: it starts its own in its service.
+        if server.wakePending {
+            server.wakePending = false
+            server.wake?()
+        }
     }
 
     public func ioReady(fd: Int32, events: IOEvents, loop: EventLoop) {

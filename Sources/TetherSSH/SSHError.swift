@@ -39,6 +39,9 @@ public enum SSHAuthRefusal: Equatable {
     case oracleRefused
     case badSignature
     case oracleBudgetSpent
+    case checkPending
+    case passwordCheckFailed
+    case passwordCheckTimedOut
 
     var text: String {
         switch self {
@@ -54,6 +57,9 @@ public enum SSHAuthRefusal: Equatable {
         case .oracleRefused: return "hub refused key"
         case .badSignature: return "bad hub signature"
         case .oracleBudgetSpent: return "one key per connection"
+        case .checkPending: return "a check is still running"
+        case .passwordCheckFailed: return "password check failed"
+        case .passwordCheckTimedOut: return "password check timed out"
         }
     }
 }

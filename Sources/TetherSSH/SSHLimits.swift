@@ -9,9 +9,14 @@ public enum SSHLimits {
     /// three pipes, its child's pidfd and, with agent forwarding, its agent listener; a forward
     /// has one socket.
     public static let descriptorsPerChannel = 5
-    /// Most descriptors one connection registers with the loop: its socket and every channel
-    /// at its most. The runtime reserves this much per session slot.
-    public static let descriptorsPerConnection = 1 + channelsPerConnection * descriptorsPerChannel
+    /// Most descriptors one connection registers with the loop: its socket, its password
+    /// check's pipe and every channel at its most. The runtime reserves this much per slot.
+    public static let descriptorsPerConnection = 2 + channelsPerConnection * descriptorsPerChannel
+    /// crypt(3) children running at once, server-wide: one per password try, the rest of a
+    /// burst waits its turn (a child is a whole CPU for up to a second or more on a board).
+    public static let passwordChildren = 2
+    /// A password check's child is killed and the try refused after this long.
+    public static let passwordCheckMs: Int64 = 10_000
     /// Oracle calls (POST /api/auth/ssh) one connection may cause; ShellHub uses one key.
     public static let oracleCallsPerConnection = 1
     /// How long output is still drained after the child exited before exit-status goes out

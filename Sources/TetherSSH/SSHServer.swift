@@ -22,6 +22,12 @@ public final class SSHServer {
     let bind: OpaquePointer
     let singleUser: Bool
     var orphans: [pid_t] = []
+    /// First of the password tries waiting for a crypt child (linked through `next`).
+    var cryptQueue: PendingPassword?
+    /// crypt children running (at most `SSHLimits.passwordChildren`).
+    var cryptRunning = 0
+    /// A crypt child ended while others wait: `wake` is due once the current `service` is over.
+    var wakePending = false
     var reapTimerArmed = false
     /// The byte pumps' buffer, one for every connection: the agent is single-threaded and a
     /// pump copies what it keeps (64 KiB per session before).

@@ -44,6 +44,7 @@ public final class SSHServerConnection {
     var keyVerdicts: [(blob: [UInt8], accepted: Bool)] = []
     var pendingKey: PendingKeyAuth?
     var ticket: PublicKeyOracleTicket?
+    var pendingPassword: PendingPassword?
     /// `direct-tcpip` opens waiting for their host name to resolve (the message is answered
     /// once the connect starts, or refused).
     var pendingForwards: [PendingForward] = []
@@ -98,6 +99,7 @@ public final class SSHServerConnection {
         var ev = Int16(POLLIN)
         if writePending { ev |= Int16(POLLOUT) }
         list.append(SSHPollInterest(fd: fd, events: ev))
+        if let c = pendingPassword?.child { list.append(SSHPollInterest(fd: c.fd, events: Int16(POLLIN))) }
         for h in handlers { h.interests(into: &list, sshWritable: !writePending) }
     }
 
@@ -106,6 +108,7 @@ public final class SSHServerConnection {
         if state == .closed { return nil }
         var d = nextKeepalive
         if let grace = loginDeadline { d = min(d ?? grace, grace) }
+        if let c = pendingPassword?.child { d = min(d ?? c.deadline, c.deadline) }
         for h in handlers {
             if let hd = h.deadline { d = min(d ?? hd, hd) }
         }
@@ -143,6 +146,7 @@ public final class SSHServerConnection {
             state = .authenticating
             SSHLog.debug("conn " + peer + ": keys exchanged")
         }
+        if pendingPassword != nil { servicePassword(now: now) }
         _ = ssh_blocking_flush(session, 0)
         // Before the message loop: collecting a keepalive reply reads packets, and what
         // they queue is taken by the loop below.
@@ -403,36 +407,38 @@ public final class SSHServerConnection {
         let user = ssh_message_auth_user(msg).map { String(cString: $0) } ?? ""
         switch ssh_message_subtype(msg) {
         case Int32(SSH_AUTH_METHOD_PASSWORD):
+            guard pendingPassword == nil, pendingKey == nil else {
+                refuse(msg, user: user, method: "password", .checkPending)
+                return false
+            }
             let password = tether_ssh_msg_auth_password(msg).map { String(cString: $0) } ?? ""
             let shadow = ShadowFile(path: server.config.shadowPath)
             guard let acct = account(for: user) else {
                 var decoy: String?
                 if case .noSuchUser(let d) = shadow.lookup(user) { decoy = d }
-                _ = PasswordCheck.refuseUnknownUser(password: password, decoy: decoy)
-                refuse(msg, user: user, method: "password", missingAccount(user))
-                return false
+                return checkPassword(msg, user: user, account: nil, password: password, setting: decoy, now: now)
             }
-            let refusal: SSHAuthRefusal?
+            let hash: String
             if server.singleUser {
-                if let hash = server.config.singleUserPasswordHash {
-                    refusal = PasswordCheck.verify(
-                        password: password, hash: hash, permitEmpty: server.config.permitEmptyPasswords)
-                } else {
-                    refusal = .lockedAccount
+                guard let h = server.config.singleUserPasswordHash else {
+                    refuse(msg, user: user, method: "password", .lockedAccount)
+                    return false
                 }
+                hash = h
             } else {
                 switch shadow.lookup(user) {
-                case .hash(let hash):
-                    refusal = PasswordCheck.verify(
-                        password: password, hash: hash, permitEmpty: server.config.permitEmptyPasswords)
-                case .noSuchUser(let decoy): refusal = PasswordCheck.refuseUnknownUser(password: password, decoy: decoy)
-                case .unreadable: refusal = .shadowUnreadable
+                case .hash(let h): hash = h
+                case .noSuchUser(let decoy):
+                    return checkPassword(msg, user: user, account: nil, password: password, setting: decoy, now: now)
+                case .unreadable:
+                    refuse(msg, user: user, method: "password", .shadowUnreadable)
+                    return false
                 }
             }
-            if let refusal {
-                refuse(msg, user: user, method: "password", refusal)
-            } else {
-                accept(msg, user: user, account: acct, method: "password", now: now)
+            switch PasswordCheck.plan(password: password, hash: hash, permitEmpty: server.config.permitEmptyPasswords) {
+            case .accept: accept(msg, user: user, account: acct, method: "password", now: now)
+            case .refuse(let why): refuse(msg, user: user, method: "password", why)
+            case .crypt: return checkPassword(msg, user: user, account: acct, password: password, setting: hash, now: now)
             }
             return false
         case Int32(SSH_AUTH_METHOD_PUBLICKEY):
@@ -445,6 +451,10 @@ public final class SSHServerConnection {
     }
 
     private func authenticateKey(_ msg: OpaquePointer, user: String, now: Int64) -> Bool {
+        guard pendingPassword == nil else {
+            refuse(msg, user: user, method: "publickey", .checkPending)
+            return false
+        }
         let keyState = tether_ssh_msg_auth_pubkey_state(msg)
         let isQuery = keyState == Int32(SSH_PUBLICKEY_STATE_NONE.rawValue)
         guard isQuery || keyState == Int32(SSH_PUBLICKEY_STATE_VALID.rawValue) else {
@@ -523,6 +533,73 @@ public final class SSHServerConnection {
         if state != .closed { _ = ssh_blocking_flush(session, 0) }
     }
 
+    /// Keeps the message until crypt has decided: `account` nil is a user that does not exist,
+    /// whose password is hashed all the same (with `setting`, a real account's hash, or the
+    /// fallback decoy) and then refused.
+    private func checkPassword(_ msg: OpaquePointer, user: String, account: UserAccount?,
+                               password: String, setting: String?, now: Int64) -> Bool {
+        let p = PendingPassword(
+            message: msg, user: user, account: account, password: password,
+            setting: setting ?? PasswordCheck.fallbackDecoy)
+        pendingPassword = p
+        if var last = server.cryptQueue {
+            while let n = last.next { last = n }
+            last.next = p
+        } else {
+            server.cryptQueue = p
+        }
+        servicePassword(now: now)
+        return true
+    }
+
+    /// Starts the crypt child when this try is first in line and one is free; answers the try
+    /// once the child did (or at its deadline, killing it).
+    private func servicePassword(now: Int64) {
+        guard let p = pendingPassword else { return }
+        let verdict: PasswordChild.Verdict
+        var timedOut = false
+        if let child = p.child {
+            timedOut = now >= child.deadline
+            guard let v = child.finish(giveUp: timedOut, orphans: &server.orphans) else { return }
+            releaseCryptChild()
+            verdict = v
+        } else {
+            guard server.cryptQueue === p, server.cryptRunning < SSHLimits.passwordChildren
+            else { return }
+            server.cryptQueue = p.next
+            p.next = nil
+            if let child = PasswordChild.start(password: p.password, hash: p.setting, decoy: p.account == nil, now: now) {
+                server.cryptRunning += 1
+                p.child = child
+                p.password = ""
+                // The next in line may fit too; it learns so from the wake-up.
+                if server.cryptQueue != nil { server.wakePending = true }
+                return
+            }
+            if server.cryptQueue != nil { server.wakePending = true }
+            verdict = .noAnswer
+        }
+        pendingPassword = nil
+        var refusal: SSHAuthRefusal?
+        switch verdict {
+        case .match: refusal = nil
+        case .mismatch: refusal = .wrongPassword
+        case .unsupported: refusal = .unsupportedHash
+        case .noAnswer: refusal = timedOut ? .passwordCheckTimedOut : .passwordCheckFailed
+        }
+        if let acct = p.account, refusal == nil {
+            accept(p.message, user: p.user, account: acct, method: "password", now: now)
+        } else {
+            refuse(p.message, user: p.user, method: "password", p.account == nil ? missingAccount(p.user) : refusal)
+        }
+        ssh_message_free(p.message)
+    }
+
+    private func releaseCryptChild() {
+        server.cryptRunning -= 1
+        if server.cryptQueue != nil { server.wakePending = true }
+    }
+
     // MARK: Teardown
 
     private func teardown(_ reason: String) {
@@ -534,6 +611,21 @@ public final class SSHServerConnection {
         if let p = pendingKey {
             ssh_message_free(p.message)
             pendingKey = nil
+        }
+        if let p = pendingPassword {
+            pendingPassword = nil
+            if let c = p.child {
+                _ = c.finish(giveUp: true, orphans: &server.orphans)
+                releaseCryptChild()
+            } else if server.cryptQueue === p {
+                server.cryptQueue = p.next
+            } else {
+                var q = server.cryptQueue
+                while let c = q, c.next !== p { q = c.next }
+                q?.next = p.next
+            }
+            p.next = nil
+            ssh_message_free(p.message)
         }
         for f in pendingForwards { ssh_message_free(f.message) }
         pendingForwards.removeAll()
@@ -554,4 +646,26 @@ public final class SSHServerConnection {
 final class PendingForward {
     let message: OpaquePointer
     init(message: OpaquePointer) { self.message = message }
+}
+
+/// A password try waiting for its crypt child, or in line for a turn to start one (`next`:
+/// the server's queue, first come first served).
+final class PendingPassword {
+    let message: OpaquePointer
+    let user: String
+    /// nil: the user does not exist and the try is refused whatever crypt says (a decoy).
+    let account: UserAccount?
+    /// Dropped once the child has its copy.
+    var password: String
+    let setting: String
+    var child: PasswordChild?
+    var next: PendingPassword?
+
+    init(message: OpaquePointer, user: String, account: UserAccount?, password: String, setting: String) {
+        self.message = message
+        self.user = user
+        self.account = account
+        self.password = password
+        self.setting = setting
+    }
 }

@@ -46,6 +46,7 @@ func sshServeCommand(_ args: [String]) -> Int {
     Console.out("ssh-serve: listening on 127.0.0.1:" + String(options.port))
     let loop = EventLoop(maxDescriptors: options.loopDescriptors, maxTimers: options.loopTimers)
     let acceptor = SSHServeAcceptor(server: server, loop: loop, viaSocketpair: options.viaSocketpair)
+    server.wake = { for d in acceptor.drivers { d.poke() } }
     oracle.onQueued = {
         // Answers go out on the next turn, as the hub's would; with no timer free, now.
         do throws(EventLoopError) {

@@ -11,44 +11,48 @@ import Testing
         ("$y$", "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$GmcwIgvdUC9qLWcKCi6gklUa1dM3ziD43YxYNURLKy0"),
     ]
 
+    /// The whole check as the connection runs it: the plan, then crypt in a child.
+    static func verify(password: String, hash: String, permitEmpty: Bool) -> SSHAuthRefusal? {
+        switch PasswordCheck.plan(password: password, hash: hash, permitEmpty: permitEmpty) {
+        case .accept: return nil
+        case .refuse(let why): return why
+        case .crypt:
+            switch PasswordChildTests.run(password: password, hash: hash) {
+            case .match: return nil
+            case .mismatch: return .wrongPassword
+            case .unsupported: return .unsupportedHash
+            default: return .passwordCheckFailed
+            }
+        }
+    }
+
     @Test(arguments: vectors.map { $0.1 })
     func acceptsRightPasswordForEachMethod(hash: String) {
-        #expect(PasswordCheck.verify(password: "secret", hash: hash, permitEmpty: false) == nil)
-        #expect(PasswordCheck.verify(password: "Secret", hash: hash, permitEmpty: false) == .wrongPassword)
-        #expect(PasswordCheck.verify(password: "", hash: hash, permitEmpty: true) == .wrongPassword)
+        #expect(Self.verify(password: "secret", hash: hash, permitEmpty: false) == nil)
+        #expect(Self.verify(password: "Secret", hash: hash, permitEmpty: false) == .wrongPassword)
+        #expect(Self.verify(password: "", hash: hash, permitEmpty: true) == .wrongPassword)
     }
 
     @Test(arguments: ["-1", "-5", "-6"])
     func matchesOpenSSLHashes(method: String) {
         let hash = TestSupport.text(["openssl", "passwd", method, "-salt", "Zq8uX2", "pa:ss w0rd"])
         #expect(hash.hasPrefix("$"))
-        #expect(PasswordCheck.verify(password: "pa:ss w0rd", hash: hash, permitEmpty: false) == nil)
-        #expect(PasswordCheck.verify(password: "pa:ss w0rd ", hash: hash, permitEmpty: false) == .wrongPassword)
+        #expect(Self.verify(password: "pa:ss w0rd", hash: hash, permitEmpty: false) == nil)
+        #expect(Self.verify(password: "pa:ss w0rd ", hash: hash, permitEmpty: false) == .wrongPassword)
     }
 
-    @Test func lockedAndEmptyHashes() {
+    @Test func lockedAndEmptyHashesNeedNoCrypt() {
         for locked in ["!", "!!", "*", "!$6$saltsalt$abc", "x"] {
-            #expect(PasswordCheck.verify(password: "secret", hash: locked, permitEmpty: true) == .lockedAccount)
+            #expect(PasswordCheck.plan(password: "secret", hash: locked, permitEmpty: true) == .refuse(.lockedAccount))
         }
-        #expect(PasswordCheck.verify(password: "", hash: "", permitEmpty: false) == .emptyPasswordNotPermitted)
-        #expect(PasswordCheck.verify(password: "", hash: "", permitEmpty: true) == nil)
-        #expect(PasswordCheck.verify(password: "x", hash: "", permitEmpty: true) == .emptyPasswordNotPermitted)
+        #expect(PasswordCheck.plan(password: "", hash: "", permitEmpty: false) == .refuse(.emptyPasswordNotPermitted))
+        #expect(PasswordCheck.plan(password: "", hash: "", permitEmpty: true) == .accept)
+        #expect(PasswordCheck.plan(password: "x", hash: "", permitEmpty: true) == .refuse(.emptyPasswordNotPermitted))
     }
 
-    @Test func unsupportedMethodIsRefused() {
-        #expect(PasswordCheck.verify(password: "secret", hash: "$9$nope$nope", permitEmpty: false) == .unsupportedHash)
-    }
-
-    @Test func constantTimeCompare() {
-        #expect(PasswordCheck.constantTimeEqual([1, 2, 3], [1, 2, 3]))
-        #expect(!PasswordCheck.constantTimeEqual([1, 2, 3], [1, 2, 4]))
-        #expect(!PasswordCheck.constantTimeEqual([1, 2, 3], [1, 2]))
-        #expect(!PasswordCheck.constantTimeEqual([], [0]))
-        // Lengths differing by a multiple of 256 with a common prefix are not equal.
-        let long = [UInt8](repeating: 0x61, count: 256)
-        #expect(!PasswordCheck.constantTimeEqual(long, []))
-        #expect(!PasswordCheck.constantTimeEqual([1] + long, [1]))
-        #expect(!PasswordCheck.constantTimeEqual([UInt8](repeating: 0x61, count: 512), long))
+    @Test func unsupportedMethodIsRefusedWithoutCrypt() {
+        #expect(PasswordCheck.plan(password: "secret", hash: "$9$nope$nope", permitEmpty: false) == .refuse(.unsupportedHash))
+        #expect(PasswordCheck.plan(password: "secret", hash: Self.vectors[2].1, permitEmpty: false) == .crypt)
     }
 
     /// The decoy an unknown user's refusal burns is a hash crypt really computes (a decoy crypt
@@ -57,8 +61,8 @@ import Testing
         let fallback = PasswordCheck.fallbackDecoy
         #expect(fallback.hasPrefix("$y$"))
         #expect(PasswordCheck.crypt(password: "anything", setting: fallback)?.hasPrefix("$y$j9T$") == true)
-        #expect(PasswordCheck.verify(password: "anything", hash: fallback, permitEmpty: false) == .wrongPassword)
-        #expect(PasswordCheck.refuseUnknownUser(password: "secret", decoy: nil) == .unknownUser)
-        #expect(PasswordCheck.refuseUnknownUser(password: "secret", decoy: Self.vectors[2].1) == .unknownUser)
+        #expect(PasswordCheck.plan(password: "anything", hash: fallback, permitEmpty: false) == .crypt)
+        // A decoy's child never matches, even the hash's own password.
+        #expect(PasswordChildTests.run(password: "secret", hash: Self.vectors[2].1, decoy: true) == .mismatch)
     }
 }

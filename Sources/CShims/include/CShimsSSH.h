@@ -51,6 +51,20 @@ int tether_ssh_keepalive(tether_ssh_session session);
 /// Hashes `key` with the method and salt in `setting` (a full shadow hash works). Writes the
 /// NUL-terminated result to `out`. Returns 0, or -1 when the method is unsupported.
 int tether_crypt(const char *key, const char *setting, char *out, size_t cap);
+/// 1 when crypt(3) knows the method of `setting` (crypt_checksalt; without libxcrypt always 1,
+/// and the child below answers "unsupported" instead). Cheap: no hashing.
+int tether_crypt_supported(const char *setting);
+/// crypt_r(key, hash) in a forked child (closes every fd but stdio and its pipe, lowest
+/// priority), compared in constant time with `hash` there (a `decoy` never matches); the child
+/// writes one byte and _exits. Returns the parent's read end (non-blocking, close-on-exec) and
+/// the pid in *pid, or -errno.
+int tether_crypt_start(const char *key, const char *hash, int decoy, int *pid);
+/// The child's answer: TETHER_CRYPT_WAIT while it computes (nothing changed), else the fd is
+/// closed, the child killed if it did not answer (or `give_up`) and reaped if it already
+/// ended (*reaped 1; 0: waitpid it later).
+int tether_crypt_finish(int fd, int pid, int give_up, int *reaped);
+enum { TETHER_CRYPT_WAIT = -1, TETHER_CRYPT_MISMATCH = 0, TETHER_CRYPT_MATCH = 1,
+       TETHER_CRYPT_UNSUPPORTED = 2, TETHER_CRYPT_NO_ANSWER = 3 };
 
 // --- fds, ptys, processes ---
 // (tether_set_nonblocking, tether_set_cloexec, tether_socket_error and tether_ignore_sigpipe

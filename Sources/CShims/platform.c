@@ -175,9 +175,8 @@ void tether_close_fds(unsigned lo, unsigned hi) {
     for (unsigned fd = lo; fd <= hi; fd++) close((int)fd);
 }
 
-int tether_resolve_spawn(const char *host, const char *port, int *pid) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return -errno;
+int tether_fork_piped(int fds[2], int pipe_flags) {
+    if (pipe2(fds, pipe_flags) != 0) return -errno;
     pid_t child = fork();
     if (child < 0) {
         int e = errno;
@@ -186,8 +185,8 @@ int tether_resolve_spawn(const char *host, const char *port, int *pid) {
         return -e;
     }
     if (child == 0) {
-        // Keep only the pipe's write end: a copy of any other fd (a socket, a pty, another
-        // lookup's pipe) would hold it open until this child exits, delaying its EOF.
+        // Keep only the pipe's write end and stdio: a copy of any other fd (a socket, a pty,
+        // another child's pipe) would hold it open until this child exits, delaying its EOF.
         unsigned out = (unsigned)fds[1];
         if (out > 3) tether_close_fds(3, out - 1);
         tether_close_fds(out + 1, ~0u);
@@ -196,6 +195,15 @@ int tether_resolve_spawn(const char *host, const char *port, int *pid) {
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
         signal(SIGHUP, SIG_DFL);
+    }
+    return child;
+}
+
+int tether_resolve_spawn(const char *host, const char *port, int *pid) {
+    int fds[2];
+    pid_t child = tether_fork_piped(fds, O_CLOEXEC);
+    if (child < 0) return child;
+    if (child == 0) {
         resolve_child(fds[1], host, port);
         _exit(0);
     }

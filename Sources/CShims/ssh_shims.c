@@ -166,24 +166,9 @@ static int equal_ct(const char *a, const char *b) {
 
 int tether_crypt_start(const char *key, const char *hash, int decoy, int *pid) {
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return -errno;
-    pid_t child = fork();
-    if (child < 0) {
-        int e = errno;
-        close(fds[0]);
-        close(fds[1]);
-        return -e;
-    }
+    pid_t child = tether_fork_piped(fds, O_CLOEXEC | O_NONBLOCK);
+    if (child < 0) return child;
     if (child == 0) {
-        // Only the pipe's write end and stdio stay: a copy of a session's socket or pty would
-        // keep it open after the agent closed it, for as long as the hash takes.
-        unsigned out = (unsigned)fds[1];
-        if (out > 3) tether_close_fds(3, out - 1);
-        tether_close_fds(out + 1, ~0u);
-        if (fds[0] < 3) close(fds[0]);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGHUP, SIG_DFL);
         // The lowest priority (never above the agent's): on a one-core board a burst of tries
         // yields the CPU to the agent's loop.
         (void)setpriority(PRIO_PROCESS, 0, 19);

@@ -109,6 +109,9 @@ int tether_socket_error(int fd);
 /// In a forked child: closes descriptors lo..hi (close_range(2), else one close(2) per number
 /// up to the descriptor limit). Async-signal-safe.
 void tether_close_fds(unsigned lo, unsigned hi);
+/// pipe2(fds, pipe_flags) and fork(). In the child (returns 0) only stdio and the write end
+/// fds[1] stay open and SIGTERM/SIGINT/SIGHUP are default again. Returns the pid, or -errno.
+int tether_fork_piped(int fds[2], int pipe_flags);
 
 /// Name resolution in a forked child: the child runs getaddrinfo(host, port, AF_UNSPEC,
 /// SOCK_STREAM) and writes the records to a pipe, then _exits; it closes every descriptor but

@@ -22,6 +22,8 @@ public struct SessionSlots: Sendable {
     private var purposes: [SlotPurpose]
     private var idLengths: [Int]
     private var idBytes: [UInt8]
+    /// Per slot: a proxy whose dial result the runtime has not reported yet.
+    private var dialing: [Bool]
     public private(set) var inUse = 0
 
     public init(capacity: Int) {
@@ -31,6 +33,7 @@ public struct SessionSlots: Sendable {
         purposes = [SlotPurpose](repeating: .ssh, count: capacity)
         idLengths = [Int](repeating: 0, count: capacity)
         idBytes = [UInt8](repeating: 0, count: capacity * Self.maxSessionIDLength)
+        dialing = [Bool](repeating: false, count: capacity)
     }
 
     public var capacity: Int { used.count }
@@ -46,6 +49,7 @@ public struct SessionSlots: Sendable {
         used[slot] = true
         transports[slot] = transport
         purposes[slot] = purpose
+        dialing[slot] = purpose == .proxy
         idLengths[slot] = id.count
         var at = slot * Self.maxSessionIDLength
         for b in id {
@@ -56,15 +60,30 @@ public struct SessionSlots: Sendable {
         return .acquired(slot: slot)
     }
 
+    /// A slot for a proxied connection the server names by no session id (v1 `CONNECT`).
+    public mutating func acquireProxy(transport: SlotTransport) -> Acquire {
+        acquire(sessionID: "", transport: transport, purpose: .proxy)
+    }
+
     /// Frees a slot for reuse; releasing a free slot is a no-op.
     public mutating func release(_ slot: Int) {
         guard used[slot] else { return }
         used[slot] = false
         idLengths[slot] = 0
+        dialing[slot] = false
         inUse -= 1
     }
 
     public func isInUse(_ slot: Int) -> Bool { used[slot] }
+
+    /// The dial result of a proxied slot has come: returns its transport the first time (the
+    /// reply goes out on it), nil for a slot that is not waiting for one (freed meanwhile, or
+    /// already answered), so each dial is answered once.
+    public mutating func proxyDialed(_ slot: Int) -> SlotTransport? {
+        guard used[slot], dialing[slot] else { return nil }
+        dialing[slot] = false
+        return transports[slot]
+    }
 
     public func transport(of slot: Int) -> SlotTransport? { used[slot] ? transports[slot] : nil }
 

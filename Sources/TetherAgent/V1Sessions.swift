@@ -30,13 +30,10 @@ public struct V1Sessions {
     private var controlOutput: [UInt8] = []
     private var pending: [Pending] = []
     public private(set) var slots: SessionSlots
-    /// Per slot: a proxy waiting for the runtime's connect result.
-    private var awaitingProxy: [Bool]
     private var actions: [V1Action] = []
 
     public init(sessionSlots: Int) {
         slots = SessionSlots(capacity: sessionSlots)
-        awaitingProxy = [Bool](repeating: false, count: sessionSlots)
         pending.reserveCapacity(V1Sessions.maxPendingDialBacks)
     }
 
@@ -157,9 +154,8 @@ public struct V1Sessions {
             actions.append(.write(conn: conn, Array("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".utf8)))
             actions.append(.closeConnection(conn: conn))
         case .proxy(let host, let port):
-            switch slots.acquire(sessionID: "proxy", transport: .dialBack(conn), purpose: .proxy) {
+            switch slots.acquireProxy(transport: .dialBack(conn)) {
             case .acquired(let slot):
-                awaitingProxy[slot] = true
                 actions.append(.proxy(slot: slot, conn: conn, host: host, port: port, initialBytes: leftover))
             case .full, .sessionIDTooLong:
                 actions.append(.write(conn: conn, V1Sessions.errorResponse("no free session slot")))
@@ -175,7 +171,6 @@ public struct V1Sessions {
     public mutating func dialBackClosed(conn: Int) -> Int? {
         if let i = pending.firstIndex(where: { $0.conn == conn }) { pending.remove(at: i) }
         guard let slot = slots.slot(for: .dialBack(conn)) else { return nil }
-        awaitingProxy[slot] = false
         slots.release(slot)
         return slot
     }
@@ -188,17 +183,15 @@ public struct V1Sessions {
 
     /// The proxy's TCP connection is up: a `200 OK` head goes to the server, then raw bytes.
     public mutating func proxyConnected(_ slot: Int) {
-        guard awaitingProxy[slot], let conn = connection(of: slot) else { return }
-        awaitingProxy[slot] = false
+        guard case .dialBack(let conn) = slots.proxyDialed(slot) else { return }
         actions.append(.write(conn: conn, Array("HTTP/1.1 200 OK\r\n\r\n".utf8)))
     }
 
     /// The proxy's dial failed: a 500 with the reason, then the dial-back is closed.
     public mutating func proxyFailed(_ slot: Int, message: String) {
-        guard awaitingProxy[slot], let conn = connection(of: slot) else { return }
+        guard case .dialBack(let conn) = slots.proxyDialed(slot) else { return }
         actions.append(.write(conn: conn, V1Sessions.errorResponse(message)))
         actions.append(.closeConnection(conn: conn))
-        awaitingProxy[slot] = false
         slots.release(slot)
     }
 

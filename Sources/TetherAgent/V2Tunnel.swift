@@ -30,8 +30,6 @@ public struct V2Tunnel {
     private var yamux: YamuxSession
     public private(set) var slots: SessionSlots
     private var negotiations: [Negotiation] = []
-    /// Per slot: a proxy waiting for the runtime's connect result.
-    private var awaitingProxy: [Bool]
     private var actions: [V2TunnelAction] = []
     private var nextPingID: UInt32 = 1
     /// Streams we half-closed, waiting for the server's FIN (pruned of streams that are gone,
@@ -42,7 +40,6 @@ public struct V2Tunnel {
 
     public init(sessionSlots: Int) {
         slots = SessionSlots(capacity: sessionSlots)
-        awaitingProxy = [Bool](repeating: false, count: sessionSlots)
         yamux = YamuxSession(
             config: YamuxConfig(maxStreams: sessionSlots + V2Tunnel.maxNegotiatingStreams))
         negotiations.reserveCapacity(V2Tunnel.maxNegotiatingStreams)
@@ -105,7 +102,7 @@ public struct V2Tunnel {
             if let i = negotiationIndex(id) {
                 negotiations.remove(at: i)
             } else if let slot = slots.slot(for: .stream(id)) {
-                release(slot)
+                slots.release(slot)
                 actions.append(.reset(slot: slot))
             }
         case .streamRefused(let id):
@@ -179,7 +176,6 @@ public struct V2Tunnel {
             }
             switch slots.acquire(sessionID: header.id, transport: .stream(id), purpose: .proxy) {
             case .acquired(let slot):
-                awaitingProxy[slot] = true
                 actions.append(.proxy(slot: slot, host: host, port: port, initialBytes: leftover))
             case .full, .sessionIDTooLong:
                 replyAndClose(id, .error("no free session slot"))
@@ -201,11 +197,6 @@ public struct V2Tunnel {
             if yamux.state(closing[i].stream) == nil { closing.remove(at: i) } else { i += 1 }
         }
         if yamux.state(id) != nil { closing.append((id, clock)) }
-    }
-
-    private mutating func release(_ slot: Int) {
-        awaitingProxy[slot] = false
-        slots.release(slot)
     }
 
     private func stream(of slot: Int) -> UInt32? {
@@ -241,29 +232,28 @@ public struct V2Tunnel {
         guard let id = stream(of: slot) else { return }
         clock = now
         halfClose(id)
-        release(slot)
+        slots.release(slot)
     }
 
     /// Aborts the slot's stream (RST) and frees the slot.
     public mutating func abort(_ slot: Int) {
         guard let id = stream(of: slot) else { return }
         yamux.reset(id)
-        release(slot)
+        slots.release(slot)
     }
 
     /// The proxy's TCP connection is up: `{"status":"ok"}` goes out, then raw bytes.
     public mutating func proxyConnected(_ slot: Int) {
-        guard awaitingProxy[slot], let id = stream(of: slot) else { return }
-        awaitingProxy[slot] = false
+        guard case .stream(let id) = slots.proxyDialed(slot) else { return }
         _ = try? yamux.send(id, ProxyReply.ok.encode())
     }
 
     /// The proxy's dial failed: `{"error":...}`, FIN, slot freed.
     public mutating func proxyFailed(_ slot: Int, message: String, now: Instant) {
-        guard awaitingProxy[slot], let id = stream(of: slot) else { return }
+        guard case .stream(let id) = slots.proxyDialed(slot) else { return }
         clock = now
         replyAndClose(id, .error(message))
-        release(slot)
+        slots.release(slot)
     }
 
     // MARK: timers and keepalive
@@ -342,17 +332,4 @@ public enum V2TunnelAction: Equatable {
     case serverPing
     /// The server will open no more streams (normal GoAway): plan a reconnect.
     case goAway
-}
-
-/// Why a stream or dial-back was refused.
-public enum StreamRefusal: Equatable, Sendable {
-    case slotsFull
-    case tooManyNegotiating
-    case negotiationFailed
-    case negotiationTimeout
-    case badHeader
-    /// A SYN over yamux's stream limit (slots plus negotiating streams, all taken).
-    case tooManyStreams
-    /// A stream we half-closed that the server never closed: reset after `closeTimeout`.
-    case closeTimeout
 }

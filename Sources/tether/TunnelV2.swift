@@ -3,32 +3,16 @@ import TetherAgent
 import TetherPlatform
 import TetherWire
 
-/// Starts the SSH server side of a session on a local fd (one end of a socketpair); returns
-/// false when it cannot. The runtime owns the other end through a `SlotPipe`.
-protocol SessionServer: AnyObject {
-    func startSession(fd: Int32, sessionID: String) -> Bool
-    /// The server asked to close the session: end it (its fd then reaches EOF).
-    func closeSession(sessionID: String)
-}
-
 /// The v2 transport (PROTOCOL.md 5.2): one WebSocket to `/agent/connection` carrying yamux,
 /// driven by TetherAgent's `V2Tunnel` state machine; each accepted stream lands in a session
-/// slot whose local end is a `SlotPipe` (SSH via a socketpair, or a proxied TCP socket).
-/// Liveness comes from the server's own pings (dead-peer detection by the keepalive
-/// scheduler); the agent pings only when the policy says the path needs it.
-final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
+/// slot of the `TunnelCore`. Liveness comes from the server's own pings (dead-peer detection
+/// by the keepalive scheduler); the agent pings only when the policy says the path needs it.
+final class TunnelV2: Tunnel, WebSocketLinkDelegate, TunnelCoreOwner {
     private let ctx: RuntimeContext
     private unowned(unsafe) let owner: TunnelOwner
-    private let sessions: SessionServer?
+    private var core: TunnelCore!
     private var link: WebSocketLink!
     private var machine: V2Tunnel
-    private var pipes: [SlotPipe?]
-    private var proxies: [ProxyDial?]
-    /// Refusals and failed proxy dials, logged without flooding (see BurstLog).
-    private var refusals = BurstLog()
-    private var keepalive: KeepaliveScheduler
-    private var keepaliveTimer = TimerToken.none
-    private var machineTimer = TimerToken.none
     private var up = false
     private var closed = false
     static let tunnelID = 0
@@ -39,12 +23,9 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
          owner: TunnelOwner) {
         ctx = context
         self.owner = owner
-        self.sessions = sessions
-        let slots = context.config.sessionSlots
-        machine = V2Tunnel(sessionSlots: slots)
-        pipes = [SlotPipe?](repeating: nil, count: slots)
-        proxies = [ProxyDial?](repeating: nil, count: slots)
-        keepalive = KeepaliveScheduler(policy: policy, capacity: 1, using: &context.rng)
+        machine = V2Tunnel(sessionSlots: context.config.sessionSlots)
+        core = TunnelCore(context: context, transport: .v2, label: "tunnel", sessions: sessions,
+                          policy: policy, connections: 1, owner: self)
         link = WebSocketLink(context: context, target: context.target("/agent/connection"),
                              bearer: token, label: "tunnel", queue: TunnelV2.queueBytes, delegate: self)
         link.start()
@@ -53,14 +34,7 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
     func close() {
         guard !closed else { return }
         closed = true
-        ctx.loop.cancel(keepaliveTimer)
-        ctx.loop.cancel(machineTimer)
-        for i in pipes.indices {
-            pipes[i]?.terminate()
-            pipes[i] = nil
-            proxies[i]?.cancel()
-            proxies[i] = nil
-        }
+        core.stop()
         link.close()
     }
 
@@ -74,13 +48,13 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
 
     func linkOpened(_ link: WebSocketLink) {
         up = true
-        keepalive.open(TunnelV2.tunnelID, role: .v2Tunnel, now: ctx.now)
-        rearmKeepalive()
+        core.keepalive.open(TunnelV2.tunnelID, role: .v2Tunnel, now: ctx.now)
+        core.rearmKeepalive()
         owner.tunnelUp(self)
     }
 
     func link(_ link: WebSocketLink, received bytes: [UInt8]) {
-        keepalive.noteReceived(TunnelV2.tunnelID, now: ctx.now)
+        heard()
         do {
             try machine.receive(bytes, now: ctx.now)
         } catch {
@@ -91,16 +65,12 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
     }
 
     func linkPinged(_ link: WebSocketLink) {
-        keepalive.noteSent(TunnelV2.tunnelID, now: ctx.now)
+        core.keepalive.noteSent(TunnelV2.tunnelID, now: ctx.now)
     }
 
-    func linkPonged(_ link: WebSocketLink) {
-        keepalive.noteReceived(TunnelV2.tunnelID, now: ctx.now)
-    }
+    func linkPonged(_ link: WebSocketLink) { heard() }
 
-    func linkDrained(_ link: WebSocketLink) {
-        for p in pipes { p?.resume() }
-    }
+    func linkDrained(_ link: WebSocketLink) { core.resumeAll() }
 
     func linkRedirected(_ link: WebSocketLink, status: Int, to location: String) {
         ctx.log.info("tunnel: redirected (" + String(status) + ") to " + location)
@@ -110,105 +80,84 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
         fail(end)
     }
 
+    private func heard() {
+        core.keepalive.noteReceived(TunnelV2.tunnelID, now: ctx.now)
+    }
+
     // MARK: driving the state machine
 
-    /// Writes queued yamux frames, performs the machine's actions, re-arms its timer.
+    /// Performs the machine's actions, writes its queued yamux frames, re-arms its timer.
     private func process() {
         while !closed, let action = machine.nextAction() {
             perform(action)
         }
         flushOutput()
-        guard !closed else { return }
-        ctx.loop.cancel(machineTimer)
-        machineTimer = .none
-        if let d = machine.nextDeadline {
-            guard let t = ctx.schedule(at: d, for: "tunnel", { [self] in
-                machineTimer = .none
-                machine.timerFired(now: ctx.now)
-                process()
-            }) else { return fail(.failed("timer table full")) }
-            machineTimer = t
-        }
+        core.armMachine(at: machine.nextDeadline)
     }
 
     private func flushOutput() {
         guard !closed, machine.hasOutput else { return }
         let out = machine.takeOutput()
         if link.send(out) {
-            keepalive.noteSent(TunnelV2.tunnelID, now: ctx.now)
+            core.keepalive.noteSent(TunnelV2.tunnelID, now: ctx.now)
         }
     }
 
     private func perform(_ action: V2TunnelAction) {
         switch action {
         case .openSSH(let slot, let sessionID, let initial):
-            openSSH(slot: slot, sessionID: sessionID, initial: initial)
+            if !core.openSSH(slot: slot, sessionID: sessionID, initial: initial) { machine.abort(slot) }
         case .closeSSH(let slot):
-            if let id = machine.slots.sessionID(of: slot) { sessions?.closeSession(sessionID: id) }
-            pipes[slot]?.terminate()
-            pipes[slot] = nil
+            core.closeSession(slot: slot, of: machine.slots)
+            core.endSlot(slot)
             machine.localClosed(slot, now: ctx.now)
         case .proxy(let slot, let host, let port, let initial):
-            startProxy(slot: slot, host: host, port: port, initial: initial)
+            core.startProxy(slot: slot, host: host, port: port, initial: initial)
         case .data(let slot, let bytes):
-            if let p = pipes[slot] { p.deliver(bytes) } else { machine.consumed(slot, bytes.count) }
+            if let p = core[slot] { p.deliver(bytes) } else { machine.consumed(slot, bytes.count) }
         case .remoteClosed(let slot):
-            pipes[slot]?.remoteClosed()
+            core[slot]?.remoteClosed()
         case .reset(let slot):
-            pipes[slot]?.terminate()
-            pipes[slot] = nil
-            proxies[slot]?.cancel()
-            proxies[slot] = nil
+            core.endSlot(slot)
         case .canSend(let slot):
-            pipes[slot]?.resume()
+            core[slot]?.resume()
         case .refused(let stream, let reason):
-            let why = TunnelV2.describe(reason)
-            ctx.warnBurst(&refusals, kind: why, "stream " + String(stream) + " refused: " + why)
+            core.refused(reason, "stream " + String(stream))
         case .unknownSession(let id):
-            ctx.log.info("close for unknown session " + String(id.prefix(12)))
+            core.unknownSession(id)
         case .serverPing:
-            keepalive.noteReceived(TunnelV2.tunnelID, now: ctx.now)
+            heard()
         case .goAway:
             ctx.log.info("server going away")
         }
     }
 
-    static func describe(_ r: StreamRefusal) -> String {
-        switch r {
-        case .slotsFull: return "all session slots busy"
-        case .tooManyNegotiating: return "too many streams negotiating"
-        case .negotiationFailed: return "multistream negotiation failed"
-        case .negotiationTimeout: return "negotiation timed out"
-        case .badHeader: return "bad header line"
-        case .tooManyStreams: return "stream limit reached"
-        case .closeTimeout: return "not closed by the server in time"
-        }
+    // MARK: TunnelCoreOwner
+
+    func proxyDialed(_ slot: Int, error: String?) {
+        if let error { machine.proxyFailed(slot, message: error, now: ctx.now) } else { machine.proxyConnected(slot) }
+        process()
     }
 
-    private func openSSH(slot: Int, sessionID: String, initial: [UInt8]) {
-        guard let pipe = SlotStart.ssh(ctx, sessions: sessions, slot: slot, sessionID: sessionID,
-                                       initial: initial, owner: self)
-        else {
-            machine.abort(slot)
+    func machineDeadline() {
+        machine.timerFired(now: ctx.now)
+        process()
+    }
+
+    func keepaliveFired(_ firing: KeepaliveFiring) {
+        if !firing.dead.isEmpty {
+            let policy = core.keepalive.policy
+            fail(.failed("no ping from server for " + String((policy.v2ServerPing + policy.deadPeerGrace) / 1000) + " s"))
             return
         }
-        pipes[slot] = pipe
+        if !firing.pings.isEmpty {
+            machine.ping()
+            flushOutput()
+        }
     }
 
-    private func startProxy(slot: Int, host: String, port: UInt16, initial: [UInt8]) {
-        proxies[slot] = ProxyDial(ctx, slot: slot, host: host, port: port, initial: initial,
-                                  owner: self) { [self] result in
-            proxies[slot] = nil
-            switch result {
-            case .failure(let e):
-                ctx.warnBurst(&refusals, kind: "proxy " + host + ":" + String(port), "proxy to " + host + ":" + String(port) + " failed: " + e.message)
-                machine.proxyFailed(slot, message: e.message, now: ctx.now)
-            case .success(let pipe):
-                pipes[slot] = pipe
-                machine.proxyConnected(slot)
-            }
-            process()
-        }
+    func timerTableFull() {
+        if !closed { fail(.failed("timer table full")) }
     }
 
     // MARK: SlotPipeOwner
@@ -229,31 +178,8 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
     }
 
     func pipeEnded(_ slot: Int, reason: String) {
-        pipes[slot] = nil
-        ctx.log.info("slot " + String(slot) + " closed: " + reason)
+        core.pipeEnded(slot, reason: reason)
         machine.localClosed(slot, now: ctx.now)
         process()
-    }
-
-    // MARK: keepalive
-
-    private func rearmKeepalive() {
-        ctx.loop.cancel(keepaliveTimer)
-        keepaliveTimer = .none
-        guard !closed, let d = keepalive.nextDeadline() else { return }
-        guard let t = ctx.schedule(at: d, for: "tunnel keepalive", { [self] in
-            keepaliveTimer = .none
-            let firing = keepalive.fire(now: ctx.now)
-            if !firing.dead.isEmpty {
-                fail(.failed("no ping from server for " + String(keepalive.policy.v2ServerPing / 1000 + keepalive.policy.deadPeerGrace / 1000) + " s"))
-                return
-            }
-            if !firing.pings.isEmpty {
-                machine.ping()
-                flushOutput()
-            }
-            rearmKeepalive()
-        }) else { return fail(.failed("timer table full")) }
-        keepaliveTimer = t
     }
 }

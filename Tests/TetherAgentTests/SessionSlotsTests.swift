@@ -78,4 +78,27 @@ import Testing
         }
         #expect(s.capacity == 8)
     }
+
+    @Test func aProxyDialIsAnsweredOnce() {
+        var s = SessionSlots(capacity: 2)
+        guard case .acquired(let ssh) = s.acquire(sessionID: "a", transport: .stream(1), purpose: .ssh),
+              case .acquired(let proxy) = s.acquireProxy(transport: .dialBack(3))
+        else { Issue.record("no slot"); return }
+        // An SSH slot waits for no dial; a proxy slot once, on its own transport.
+        #expect(s.proxyDialed(ssh) == nil)
+        #expect(s.proxyDialed(proxy) == .dialBack(3))
+        #expect(s.proxyDialed(proxy) == nil)
+        // A v1 proxy has no session id: a close request naming any id (even an empty one,
+        // or the "proxy" the old sentinel used) never finds it.
+        #expect(s.slot(forSession: "") == nil)
+        #expect(s.slot(forSession: "proxy") == nil)
+        #expect(s.purpose(of: proxy) == .proxy)
+        // A slot freed before its dial finished is not answered; a reused slot waits afresh.
+        s.release(proxy)
+        #expect(s.proxyDialed(proxy) == nil)
+        guard case .acquired(let again) = s.acquire(sessionID: "p", transport: .stream(5), purpose: .proxy)
+        else { Issue.record("no slot"); return }
+        #expect(again == proxy)
+        #expect(s.proxyDialed(again) == .stream(5))
+    }
 }

@@ -403,7 +403,7 @@ int tether_tcp_accept(int listen_fd, char *peer, size_t cap) {
         }
     }
     int one = 1;
-    (void)setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     return fd;
 }
 

@@ -77,6 +77,8 @@ public final class Link: IOHandler {
     public static let defaultReadChunk = 8_192
     /// Reads per wake-up before yielding to other descriptors.
     static let readBudget = 8
+    /// Plaintext handed to one TLS write: one record's worth (TLS caps a record at 16 KiB).
+    static let tlsWriteChunk = 16_384
 
     public enum State: Equatable, Sendable {
         case idle, resolving, connecting, proxying, handshaking, open, closing, closed
@@ -443,7 +445,7 @@ public final class Link: IOHandler {
             if let t = tls {
                 // After want-read/write the head bytes are unchanged (the queue only grows at
                 // the tail), which is what TLSClient.write needs for its retry.
-                let chunk = output.headChunk(max: 16_384)
+                let chunk = output.headChunk(max: Link.tlsWriteChunk)
                 let r: TLSIOResult
                 do { r = try t.write(from: chunk) } catch { fail(.tls(error)); return }
                 switch r {

@@ -16,12 +16,14 @@ public struct SystemInfo: Equatable, Sendable {
     }
 
     public static let osReleasePaths = ["/etc/os-release", "/usr/lib/os-release"]
+    /// os-release files are a few hundred bytes; anything bigger is not one.
+    static let maxOSReleaseBytes = 16_384
 
     /// Reads the running system. Missing os-release gives empty id and name, as in Go.
     public static func current(osReleasePaths: [String] = SystemInfo.osReleasePaths) -> SystemInfo {
         var fields: [(String, String)] = []
         for p in osReleasePaths {
-            if let bytes = try? Files.read(p, limit: 16_384) {
+            if let bytes = try? Files.read(p, limit: SystemInfo.maxOSReleaseBytes) {
                 fields = parseOSRelease(String(decoding: bytes, as: UTF8.self))
                 break
             }

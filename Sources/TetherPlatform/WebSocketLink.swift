@@ -22,13 +22,44 @@ public struct KernelMaskSource: WebSocketMaskSource {
 public enum LinkEnd: Equatable {
     /// The upgrade was answered with this status (401 bad token, 403 not accepted, 404...).
     case refused(status: Int)
-    /// Anything else: network, TLS, protocol error, EOF, close frame, local close.
-    case failed(String)
+    /// No 101 within `WebSocketLink.handshakeTimeoutMs`.
+    case handshakeTimedOut
+    /// The upgrade deadline could not be armed: the link never started.
+    case noTimer
+    /// More 307/308 answers than `WebSocketRedirect.maxHops`.
+    case tooManyRedirects
+    /// A 307/308 whose Location cannot be dialled.
+    case unusableRedirect(status: Int)
+    /// A 307/308 to a server of the other TLS-ness (never followed).
+    case redirectChangesTLS(status: Int, to: String)
+    /// More bytes queued than the link's send queue holds.
+    case sendQueueOverflow
+    /// The host or target cannot go in a request line.
+    case badUpgradeRequest
+    /// The upgrade answer broke RFC 6455 (other than by its status).
+    case badUpgradeAnswer(WebSocketHandshakeError)
+    /// A frame broke RFC 6455.
+    case protocolError(WebSocketError)
+    /// A close frame from the server, with its code if it gave one.
+    case closedByServer(code: UInt16?)
+    /// The connection under it ended: network, TLS, proxy (nil: EOF).
+    case connection(LinkError?)
 
     public var text: String {
         switch self {
-        case .refused(let s): return "server answered \(s)"
-        case .failed(let why): return why
+        case .refused(let s): return "server answered " + String(s)
+        case .handshakeTimedOut: return "timed out (" + String(WebSocketLink.handshakeTimeoutMs / 1000) + " s) before 101"
+        case .noTimer: return "event loop timer table full"
+        case .tooManyRedirects: return "more than " + String(WebSocketRedirect.maxHops) + " redirects"
+        case .unusableRedirect(let status): return "redirect (" + String(status) + ") to an unusable location"
+        case .redirectChangesTLS(let status, let to):
+            return "redirect (" + String(status) + ") to " + to + ": TLS would change"
+        case .sendQueueOverflow: return "send queue overflow"
+        case .badUpgradeRequest: return "bad upgrade request"
+        case .badUpgradeAnswer(let e): return e.rule
+        case .protocolError(let e): return e.rule
+        case .closedByServer(let code): return code.map { "closed by server (" + String($0) + ")" } ?? "closed by server"
+        case .connection(let e): return e?.message ?? "closed by server"
         }
     }
 }
@@ -126,11 +157,11 @@ public final class WebSocketLink: LinkDelegate {
         do {
             handshakeTimer = try loop.schedule(afterMilliseconds: WebSocketLink.handshakeTimeoutMs) { [self] in
                 handshakeTimer = .none
-                end(.failed("timed out (\(WebSocketLink.handshakeTimeoutMs / 1000) s) before 101"))
+                end(.handshakeTimedOut)
             }
         } catch {
             // No deadline for the upgrade: not started (told now, as a full table cannot defer).
-            end(.failed("event loop timer table full"))
+            end(.noTimer)
         }
     }
 
@@ -139,13 +170,13 @@ public final class WebSocketLink: LinkDelegate {
     /// other way: the configured server decides whether the device speaks TLS at all).
     private func follow(_ status: Int, _ location: String) {
         guard redirects < WebSocketRedirect.maxHops else {
-            return end(.failed("more than " + String(WebSocketRedirect.maxHops) + " redirects"))
+            return end(.tooManyRedirects)
         }
         guard let r = WebSocketRedirect.resolve(location, from: server) else {
-            return end(.failed("redirect (" + String(status) + ") to an unusable location"))
+            return end(.unusableRedirect(status: status))
         }
         guard r.server.isTLS == server.isTLS else {
-            return end(.failed("redirect (" + String(status) + ") to " + r.server.text + ": TLS would change"))
+            return end(.redirectChangesTLS(status: status, to: r.server.text))
         }
         redirects += 1
         if r.server.host != server.host { options.serverName = nil }
@@ -216,7 +247,7 @@ public final class WebSocketLink: LinkDelegate {
         if client.hasPendingOutbound { stalled.append(contentsOf: client.takeOutbound()) }
         if stalled.isEmpty { return true }
         if stalled.count > WebSocketLink.maxStalled {
-            end(.failed("send queue overflow"))
+            end(.sendQueueOverflow)
             return false
         }
         // Taking bytes may make the link write and call `linkWritable` back: that call only
@@ -252,7 +283,7 @@ public final class WebSocketLink: LinkDelegate {
             _ = Socket.setKeepAlive(connection.fd, idle: Int32(tcpKeepaliveSeconds))
         }
         guard let h = handshake else {
-            end(.failed("bad upgrade request"))
+            end(.badUpgradeRequest)
             return
         }
         state = .upgrading
@@ -278,7 +309,7 @@ public final class WebSocketLink: LinkDelegate {
                     if code == 307 || code == 308, let location { return follow(code, location) }
                     end(.refused(status: code))
                 } else {
-                    end(.failed(error.rule))
+                    end(.badUpgradeAnswer(error))
                 }
             }
         case .open:
@@ -296,7 +327,7 @@ public final class WebSocketLink: LinkDelegate {
                 event = try client.nextEvent()
             } catch {
                 _ = flush()
-                end(.failed(error.rule))
+                end(.protocolError(error))
                 return
             }
             guard let event else { return }
@@ -312,7 +343,7 @@ public final class WebSocketLink: LinkDelegate {
                 break
             case .close(let code, _):
                 _ = flush()
-                end(.failed(code.map { "closed by server (\($0))" } ?? "closed by server"))
+                end(.closedByServer(code: code))
             }
         }
     }
@@ -328,6 +359,6 @@ public final class WebSocketLink: LinkDelegate {
     }
 
     public func linkClosed(_ connection: Link, error: LinkError?) {
-        end(.failed(error?.message ?? "closed by server"))
+        end(.connection(error))
     }
 }

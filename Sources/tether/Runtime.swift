@@ -2,20 +2,6 @@ import TetherAgent
 import TetherPlatform
 import TetherWire
 
-/// A tunnel to the server (v2: one yamux WebSocket; v1: a control WebSocket plus dial-backs).
-protocol Tunnel: AnyObject {
-    /// Closes the tunnel and everything riding on it; no owner call follows.
-    func close()
-}
-
-/// What a tunnel reports to the runtime.
-protocol TunnelOwner: AnyObject {
-    /// The upgrade succeeded: the device is online.
-    func tunnelUp(_ tunnel: Tunnel)
-    /// The tunnel is gone; `wasUp` tells a failed dial from a lost tunnel.
-    func tunnelDown(_ tunnel: Tunnel, _ end: LinkEnd, wasUp: Bool)
-}
-
 /// The agent's top level: drives TetherAgent's `TunnelLifecycle` (authenticate, dial, stay up,
 /// re-authenticate, back off with jitter) by performing its actions with real I/O, and logs one
 /// line per change of state, not per retry.
@@ -293,7 +279,7 @@ final class Runtime: TunnelOwner {
         perform(lifecycle.dialFinished(.connected, now: ctx.now, using: &ctx.rng))
     }
 
-    func tunnelDown(_ tunnel: Tunnel, _ end: LinkEnd, wasUp: Bool) {
+    func tunnelDown(_ tunnel: Tunnel, _ end: TunnelEnd, wasUp: Bool) {
         guard tunnel === self.tunnel else { return }
         self.tunnel = nil
         if wasUp {
@@ -302,7 +288,7 @@ final class Runtime: TunnelOwner {
             perform(nil)
         } else {
             lastFailure = "tunnel: " + end.text
-            let outcome: TunnelLifecycle.DialOutcome = end == .refused(status: 401) ? .unauthorized : .failed
+            let outcome: TunnelLifecycle.DialOutcome = end == .link(.refused(status: 401)) ? .unauthorized : .failed
             perform(lifecycle.dialFinished(outcome, now: ctx.now, using: &ctx.rng))
         }
     }

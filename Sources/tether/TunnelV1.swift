@@ -31,14 +31,14 @@ final class TunnelV1: Tunnel, WebSocketLinkDelegate {
     func ping() { link.sendPing() }
 
     func deadPeer() {
-        fail(.failed("no keep-alive from server"))
+        fail(.noKeepalive)
     }
 
-    func abandon(_ why: String) {
-        if !closed { fail(.failed(why)) }
+    func abandon(_ why: TunnelEnd) {
+        if !closed { fail(why) }
     }
 
-    private func fail(_ end: LinkEnd) {
+    private func fail(_ end: TunnelEnd) {
         let wasUp = up
         close()
         owner.tunnelDown(self, end, wasUp: wasUp)
@@ -51,7 +51,7 @@ final class TunnelV1: Tunnel, WebSocketLinkDelegate {
     }
 
     func link(_ link: WebSocketLink, received bytes: [UInt8]) {
-        if !service.controlReceived(bytes) { fail(.failed("garbage on the control connection")) }
+        if !service.controlReceived(bytes) { fail(.garbageOnControl) }
     }
 
     func linkPinged(_ link: WebSocketLink) { service.controlPinged() }
@@ -59,7 +59,7 @@ final class TunnelV1: Tunnel, WebSocketLinkDelegate {
     func linkPonged(_ link: WebSocketLink) { service.controlPinged() }
     func linkDrained(_ link: WebSocketLink) {}
 
-    func linkEnded(_ link: WebSocketLink, _ end: LinkEnd) { fail(end) }
+    func linkEnded(_ link: WebSocketLink, _ end: LinkEnd) { fail(.link(end)) }
 
     func linkRedirected(_ link: WebSocketLink, status: Int, to location: String) {
         ctx.log.info("control: redirected (" + String(status) + ") to " + location)

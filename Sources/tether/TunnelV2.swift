@@ -38,7 +38,7 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, TunnelCoreOwner {
         link.close()
     }
 
-    private func fail(_ end: LinkEnd) {
+    private func fail(_ end: TunnelEnd) {
         let wasUp = up
         close()
         owner.tunnelDown(self, end, wasUp: wasUp)
@@ -58,7 +58,7 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, TunnelCoreOwner {
         do {
             try machine.receive(bytes, now: ctx.now)
         } catch {
-            fail(.failed("yamux protocol error"))
+            fail(.yamuxError)
             return
         }
         process()
@@ -77,7 +77,7 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, TunnelCoreOwner {
     }
 
     func linkEnded(_ link: WebSocketLink, _ end: LinkEnd) {
-        fail(end)
+        fail(.link(end))
     }
 
     private func heard() {
@@ -147,7 +147,7 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, TunnelCoreOwner {
     func keepaliveFired(_ firing: KeepaliveFiring) {
         if !firing.dead.isEmpty {
             let policy = core.keepalive.policy
-            fail(.failed("no ping from server for " + String((policy.v2ServerPing + policy.deadPeerGrace) / 1000) + " s"))
+            fail(.noServerPing(seconds: Int64((policy.v2ServerPing + policy.deadPeerGrace) / 1000)))
             return
         }
         if !firing.pings.isEmpty {
@@ -157,7 +157,7 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, TunnelCoreOwner {
     }
 
     func timerTableFull() {
-        if !closed { fail(.failed("timer table full")) }
+        if !closed { fail(.timerTableFull) }
     }
 
     // MARK: SlotPipeOwner

@@ -91,7 +91,7 @@ final class V1Service: TunnelCoreOwner {
         if abandoning { return }
         abandoning = true
         for conn in links.indices where links[conn] != nil { closeConnection(conn) }
-        control?.abandon("timer table full")
+        control?.abandon(.timerTableFull)
         abandoning = false
     }
 

@@ -120,6 +120,10 @@ done < <(env)
 inner='set -eu
 root=$1 toolchain=$2 shared=$3 repo=$4 wheels=$5; shift 5
 mount --make-rprivate /
+# The root a mount point of its own: inside a chroot whose / is a plain directory, a mount
+# namespace cannot set its root propagation (`unshare --propagation private` fails with EINVAL,
+# which the agent-mode SSH tests use), unlike on a real machine.
+mount --bind "$root" "$root"
 mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"
 mount --bind /dev "$root/dev"

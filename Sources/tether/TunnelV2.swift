@@ -7,53 +7,32 @@ import TetherWire
 /// driven by TetherAgent's `V2Tunnel` state machine; each accepted stream lands in a session
 /// slot of the `TunnelCore`. Liveness comes from the server's own pings (dead-peer detection
 /// by the keepalive scheduler); the agent pings only when the policy says the path needs it.
-final class TunnelV2: Tunnel, WebSocketLinkDelegate, TunnelCoreOwner {
-    private let ctx: RuntimeContext
-    private unowned(unsafe) let owner: TunnelOwner
+final class TunnelV2: TunnelConnection, TunnelCoreOwner {
     private var core: TunnelCore!
-    private var link: WebSocketLink!
     private var machine: V2Tunnel
-    private var up = false
-    private var closed = false
     static let tunnelID = 0
     /// The tunnel's send queue: every session's upstream bytes pass through it.
     static let queueBytes = 128 * 1024
 
     init(context: RuntimeContext, token: String, policy: KeepalivePolicy, sessions: SessionServer?,
          owner: TunnelOwner) {
-        ctx = context
-        self.owner = owner
         machine = V2Tunnel(sessionSlots: context.config.sessionSlots)
+        super.init(context: context, owner: owner, label: "tunnel")
         core = TunnelCore(context: context, transport: .v2, label: "tunnel", sessions: sessions,
                           policy: policy, connections: 1, owner: self)
-        link = WebSocketLink(context: context, target: context.target("/agent/connection"),
-                             bearer: token, label: "tunnel", queue: TunnelV2.queueBytes, delegate: self)
-        link.start()
+        dial("/agent/connection", token: token, queue: TunnelV2.queueBytes)
     }
 
-    func close() {
-        guard !closed else { return }
-        closed = true
-        core.stop()
-        link.close()
-    }
+    override func closing() { core.stop() }
 
-    private func fail(_ end: TunnelEnd) {
-        let wasUp = up
-        close()
-        owner.tunnelDown(self, end, wasUp: wasUp)
+    override func opened() {
+        core.keepalive.open(TunnelV2.tunnelID, role: .v2Tunnel, now: ctx.now)
+        core.rearmKeepalive()
     }
 
     // MARK: WebSocketLinkDelegate
 
-    func linkOpened(_ link: WebSocketLink) {
-        up = true
-        core.keepalive.open(TunnelV2.tunnelID, role: .v2Tunnel, now: ctx.now)
-        core.rearmKeepalive()
-        owner.tunnelUp(self)
-    }
-
-    func link(_ link: WebSocketLink, received bytes: [UInt8]) {
+    override func link(_ link: WebSocketLink, received bytes: [UInt8]) {
         heard()
         do {
             try machine.receive(bytes, now: ctx.now)
@@ -64,21 +43,13 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, TunnelCoreOwner {
         process()
     }
 
-    func linkPinged(_ link: WebSocketLink) {
+    override func linkPinged(_ link: WebSocketLink) {
         core.keepalive.noteSent(TunnelV2.tunnelID, now: ctx.now)
     }
 
-    func linkPonged(_ link: WebSocketLink) { heard() }
+    override func linkPonged(_ link: WebSocketLink) { heard() }
 
-    func linkDrained(_ link: WebSocketLink) { core.resumeAll() }
-
-    func linkRedirected(_ link: WebSocketLink, status: Int, to location: String) {
-        ctx.log.info("tunnel: redirected (" + String(status) + ") to " + location)
-    }
-
-    func linkEnded(_ link: WebSocketLink, _ end: LinkEnd) {
-        fail(.link(end))
-    }
+    override func linkDrained(_ link: WebSocketLink) { core.resumeAll() }
 
     private func heard() {
         core.keepalive.noteReceived(TunnelV2.tunnelID, now: ctx.now)

@@ -69,6 +69,20 @@ public struct ByteBuffer {
         readIndex = 0
     }
 
+    /// For buffers that keep their own array and read offset (hot paths that index the array):
+    /// empties `bytes` once all of it is consumed (`start` at its end), and drops the consumed
+    /// prefix once it is at least `threshold` bytes and at least half the array, so each byte
+    /// is moved O(1) times on average while a small prefix is never copied.
+    public static func compact(_ bytes: inout [UInt8], consumed start: inout Int, threshold: Int) {
+        if start == bytes.count {
+            bytes.removeAll(keepingCapacity: true)
+            start = 0
+        } else if start >= threshold && start * 2 >= bytes.count {
+            bytes.removeSubrange(0..<start)
+            start = 0
+        }
+    }
+
     mutating func compactIfWorthwhile() {
         // Moving the live tail costs as much as the bytes it keeps; do it only when the dead
         // prefix is at least as large, so each byte is moved O(1) times on average.

@@ -127,13 +127,7 @@ public struct WebSocketClient<Source: WebSocketMaskSource> {
     /// cost no copy until enough written bytes pile up.
     public mutating func consumeOutbound(_ count: Int) {
         outboundStart = min(outbound.count, outboundStart + max(0, count))
-        if outboundStart == outbound.count {
-            outbound.removeAll(keepingCapacity: true)
-            outboundStart = 0
-        } else if outboundStart >= WebSocketClient.compactThreshold && outboundStart * 2 >= outbound.count {
-            outbound.removeSubrange(0..<outboundStart)
-            outboundStart = 0
-        }
+        ByteBuffer.compact(&outbound, consumed: &outboundStart, threshold: WebSocketClient.compactThreshold)
     }
 
     /// Takes all pending bytes at once.

@@ -62,13 +62,7 @@ public struct WebSocketFrameDecoder {
     /// Appends received bytes.
     public mutating func feed<C: Collection>(_ bytes: C) where C.Element == UInt8 {
         if closeReceived || failure != nil { return }
-        if readIndex == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
-            readIndex = 0
-        } else if readIndex >= WebSocketFrameDecoder.compactThreshold && readIndex * 2 >= buffer.count {
-            buffer.removeSubrange(0..<readIndex)
-            readIndex = 0
-        }
+        ByteBuffer.compact(&buffer, consumed: &readIndex, threshold: WebSocketFrameDecoder.compactThreshold)
         buffer.append(contentsOf: bytes)
     }
 

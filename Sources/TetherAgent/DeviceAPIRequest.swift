@@ -28,24 +28,17 @@ public struct DeviceAPIRequest {
 
     /// The request bytes (`Content-Length: 0` on the POSTs, as the Go agent sends them).
     public func requestBytes(server: HTTPServerURL, agentVersion: String) throws(HTTPError) -> [UInt8] {
-        var headers = HTTPHeaders()
-        headers.add("User-Agent", "tether/" + agentVersion)
-        headers.add("Accept", "application/json")
-        headers.add("Connection", "close")
-        let method: String
-        let path: String
         switch endpoint {
         case .challenge:
-            (method, path) = ("POST", "/api/devices/auth/challenge")
+            return try ShellHubAPIRequest.encode("POST", "/api/devices/auth/challenge", server: server,
+                                                 agentVersion: agentVersion)
         case .loginCode(let token):
-            (method, path) = ("POST", "/api/devices/auth/code")
-            headers.add("Authorization", "Bearer " + token)
+            return try ShellHubAPIRequest.encode("POST", "/api/devices/auth/code", server: server,
+                                                 agentVersion: agentVersion, bearer: token)
         case .authStatus(let token):
-            (method, path) = ("GET", "/api/devices/auth/status")
-            headers.add("Authorization", "Bearer " + token)
+            return try ShellHubAPIRequest.encode("GET", "/api/devices/auth/status", server: server,
+                                                 agentVersion: agentVersion, bearer: token)
         }
-        return try HTTPRequest(method: method, target: server.join(path), host: server.hostHeader,
-                               headers: headers, body: []).encode()
     }
 
     public mutating func receive<C: Collection>(_ bytes: C) -> Answer? where C.Element == UInt8 {

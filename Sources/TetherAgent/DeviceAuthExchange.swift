@@ -19,15 +19,8 @@ public struct DeviceAuthExchange {
     /// required (the server answers 415 without it); no `Accept-Encoding` (we do not inflate);
     /// `Connection: close` because the next auth is hours away.
     public func requestBytes(server: HTTPServerURL, agentVersion: String) throws(HTTPError) -> [UInt8] {
-        var headers = HTTPHeaders()
-        headers.add("User-Agent", "tether/" + agentVersion)
-        headers.add("Content-Type", "application/json")
-        headers.add("Accept", "application/json")
-        headers.add("Connection", "close")
-        return try HTTPRequest(
-            method: "POST", target: server.join("/api/devices/auth"), host: server.hostHeader,
-            headers: headers, body: request.encode()
-        ).encode()
+        try ShellHubAPIRequest.encode("POST", "/api/devices/auth", server: server,
+                                      agentVersion: agentVersion, json: request.encode())
     }
 
     /// Feeds response bytes; returns the verdict once the response is complete.

@@ -17,19 +17,14 @@ public struct PairingExchange {
     public init(_ request: Request) { self.request = request }
 
     public func requestBytes(server: HTTPServerURL, agentVersion: String) throws(HTTPError) -> [UInt8] {
-        var headers = HTTPHeaders()
-        headers.add("User-Agent", "tether/" + agentVersion)
-        headers.add("Accept", "application/json")
-        headers.add("Connection", "close")
         switch request {
         case .create(let body):
-            headers.add("Content-Type", "application/json")
-            return try HTTPRequest(method: "POST", target: server.join("/api/devices/pairing"),
-                                   host: server.hostHeader, headers: headers, body: body.encode()).encode()
+            return try ShellHubAPIRequest.encode("POST", "/api/devices/pairing", server: server,
+                                                 agentVersion: agentVersion, json: body.encode())
         case .status(let code):
             guard PairingFlow.isValidCode(code) else { throw .invalidRequestField("pairing code") }
-            return try HTTPRequest(method: "GET", target: server.join("/api/devices/pairing/" + code + "/status"),
-                                   host: server.hostHeader, headers: headers, body: []).encode()
+            return try ShellHubAPIRequest.encode("GET", "/api/devices/pairing/" + code + "/status",
+                                                 server: server, agentVersion: agentVersion)
         }
     }
 

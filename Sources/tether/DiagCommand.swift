@@ -191,12 +191,8 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
         var status = 0
         var body: [UInt8] = []
         var parser = HTTPResponseParser(limits: HTTPLimits(maxBodyBytes: 16 * 1024))
-        var headers = HTTPHeaders()
-        headers.add("User-Agent", "tether/" + ctx.versionString)
-        headers.add("Connection", "close")
-        let target = ctx.target("/info?agent_version=" + ctx.versionString)
-        let request = (try? HTTPRequest(method: "GET", target: target, host: ctx.config.server.hostHeader,
-                                        headers: headers).encode()) ?? []
+        let request = (try? ShellHubAPIRequest.encode("GET", "/info?agent_version=" + ctx.versionString,
+                                                      server: ctx.config.server, agentVersion: ctx.versionString)) ?? []
         api = APIExchange(context: ctx, request: request, onData: { [self] data in
             parser.feed(data)
             while let event = try? parser.next() {

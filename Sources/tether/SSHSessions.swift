@@ -97,14 +97,8 @@ final class SSHSessions: SessionServer, PublicKeyOracle {
             return
         }
         let body = SSHAuthRequest(fingerprint: request.fingerprint, data: request.data).encode()
-        var headers = HTTPHeaders()
-        headers.add("User-Agent", "tether/" + ctx.versionString)
-        headers.add("Content-Type", "application/json")
-        headers.add("Authorization", "Bearer " + token)
-        headers.add("Connection", "close")
-        guard let bytes = try? HTTPRequest(method: "POST", target: ctx.target("/api/auth/ssh"),
-                                           host: ctx.config.server.hostHeader, headers: headers,
-                                           body: body).encode()
+        guard let bytes = try? ShellHubAPIRequest.encode("POST", "/api/auth/ssh", server: ctx.config.server,
+                                                         agentVersion: ctx.versionString, bearer: token, json: body)
         else {
             ticket.resolve(signatureBase64: nil)
             return

@@ -93,6 +93,7 @@ final class ForwardChannel: ChannelHandler {
 
     /// Answers the direct-tcpip open once the connect completed (or failed, or timed out);
     /// false while it is still connecting or once the open was refused.
+    @inline(__always)
     private func answerOpen(_ msg: OpaquePointer, now: Int64) -> Bool {
         var pfd = pollfd(fd: sock, events: Int16(POLLOUT), revents: 0)
         let ready = poll(&pfd, 1, 0) > 0
@@ -118,6 +119,7 @@ final class ForwardChannel: ChannelHandler {
 
     /// Opens the auth-agent@openssh.com channel towards the client; false while the client
     /// has not answered yet or once it refused.
+    @inline(__always)
     private func openAgentChannel(_ ch: OpaquePointer, now: Int64) -> Bool {
         let rc = ssh_channel_open_auth_agent(ch)
         if rc == SSH_AGAIN && now < connectDeadline { return false }

@@ -107,6 +107,7 @@ public final class SFTPServer {
         }
     }
 
+    @inline(__always)
     private func closeRequest(_ id: UInt32, _ r: inout SFTPReader) -> [UInt8] {
         guard let h = handleId(&r), let handle = handles[h] else {
             return status(id, .failure, "bad handle")
@@ -116,6 +117,7 @@ public final class SFTPServer {
         return status(id, .ok)
     }
 
+    @inline(__always)
     private func statRequest(_ id: UInt32, _ r: inout SFTPReader, followLinks: Bool) -> [UInt8] {
         guard let path = r.text() else { return bad(id) }
         var st = stat()
@@ -123,12 +125,14 @@ public final class SFTPServer {
         return rc == 0 ? attrsReply(id, st) : errnoStatus(id)
     }
 
+    @inline(__always)
     private func fstatRequest(_ id: UInt32, _ r: inout SFTPReader) -> [UInt8] {
         guard let h = handleId(&r), case .file(let fd)? = handles[h] else { return status(id, .failure, "bad handle") }
         var st = stat()
         return fstat(fd, &st) == 0 ? attrsReply(id, st) : errnoStatus(id)
     }
 
+    @inline(__always)
     private func opendirRequest(_ id: UInt32, _ r: inout SFTPReader) -> [UInt8] {
         guard let path = r.text() else { return bad(id) }
         guard handles.contains(where: { $0 == nil }) else { return status(id, .failure, "too many handles") }
@@ -136,6 +140,7 @@ public final class SFTPServer {
         return newHandle(id, .directory(dir, path: path))
     }
 
+    @inline(__always)
     private func readlinkRequest(_ id: UInt32, _ r: inout SFTPReader) -> [UInt8] {
         guard let path = r.text() else { return bad(id) }
         var buf = [CChar](repeating: 0, count: 4096)

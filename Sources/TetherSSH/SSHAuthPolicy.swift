@@ -76,6 +76,7 @@ final class SSHAuthPolicy {
         }
     }
 
+    @inline(__always)
     private func authenticatePassword(_ msg: OpaquePointer, user: String, now: Int64) -> Step {
         guard pendingPassword == nil, pendingKey == nil else {
             return refuse(msg, user: user, method: "password", .checkPending)
@@ -109,6 +110,7 @@ final class SSHAuthPolicy {
         }
     }
 
+    @inline(__always)
     private func authenticateKey(_ msg: OpaquePointer, user: String) -> Step {
         guard pendingPassword == nil else {
             return refuse(msg, user: user, method: "publickey", .checkPending)
@@ -270,6 +272,7 @@ final class SSHAuthPolicy {
 
     /// The try's verdict once there is one (nil while in line or computing): its child's, or
     /// `.noAnswer` when no child could start.
+    @inline(__always)
     private func verdict(of p: PendingPassword, now: Int64) -> (PasswordChild.Verdict, timedOut: Bool)? {
         if let child = p.child {
             let timedOut = now >= child.deadline

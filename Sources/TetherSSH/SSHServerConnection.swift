@@ -139,6 +139,7 @@ public final class SSHServerConnection {
     }
 
     /// Advances the key exchange; true once it is done and authentication may start.
+    @inline(__always)
     private func exchangeKeys() -> Bool {
         let rc = ssh_handle_key_exchange(session)
         if rc == SSH_AGAIN { return false }
@@ -159,6 +160,7 @@ public final class SSHServerConnection {
     }
 
     /// Tears down once libssh saw the socket close or fail.
+    @inline(__always)
     private func endIfDisconnected() {
         let status = ssh_get_status(session)
         guard (status & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0 || ssh_is_connected(session) == 0
@@ -241,6 +243,7 @@ public final class SSHServerConnection {
     }
 
     /// A request on an open channel (pty-req, shell, exec, ...), answered by its handler.
+    @inline(__always)
     private func channelRequest(_ msg: OpaquePointer, now: Int64) {
         guard state == .open, let ch = ssh_message_channel_request_channel(msg),
               let h = handlers.first(where: { $0.channel == ch })
@@ -349,6 +352,7 @@ public final class SSHServerConnection {
         }
     }
 
+    @inline(__always)
     private func authenticated(user: String, account: UserAccount, now: Int64) {
         self.user = user
         self.account = account

@@ -157,6 +157,7 @@ final class SessionChannel: ChannelHandler {
     }
 
     /// The program's path and argv, and whether it may have the pty; nil when there is none.
+    @inline(__always)
     private func command(for program: Program, shell: String) -> (String, [String], Bool)? {
         switch program {
         case .shell:
@@ -175,6 +176,7 @@ final class SessionChannel: ChannelHandler {
     }
 
     /// Runs the program on a new pty (its login recorded in utmp); false when it could not.
+    @inline(__always)
     private func spawnOnPty(_ launch: Launch, size p: PtyRequest) -> Bool {
         var master: Int32 = -1
         var slave: Int32 = -1
@@ -205,6 +207,7 @@ final class SessionChannel: ChannelHandler {
     }
 
     /// Runs the program on three pipes; false when it could not.
+    @inline(__always)
     private func spawnOnPipes(_ launch: Launch) -> Bool {
         var i: [Int32] = [-1, -1]
         var o: [Int32] = [-1, -1]
@@ -340,6 +343,7 @@ final class SessionChannel: ChannelHandler {
     /// Agent connections from the program: each becomes an auth-agent@openssh.com channel,
     /// within the connection's channel limit (beyond it the program's agent client sees the
     /// connection closed at once).
+    @inline(__always)
     private func acceptAgentConnections(now: Int64) {
         while agentListener >= 0 {
             let fd = tether_tcp_accept(agentListener, nil, 0)
@@ -355,6 +359,7 @@ final class SessionChannel: ChannelHandler {
     }
 
     /// Once the program exited: exit-status when its output is drained, or at the drain limit.
+    @inline(__always)
     private func finishOnExit(channel ch: OpaquePointer, now: Int64) {
         if let c = child, exitCode == nil {
             if c.reap() {

@@ -57,6 +57,7 @@ func agentCommand(_ args: [String]) -> Int {
 }
 
 /// The configuration and the file it came from, or nil when it is refused (said on stderr).
+@inline(__always)
 private func agentConfig() -> (config: AgentConfig, file: String?)? {
     let loaded: (config: AgentConfig, file: String?)
     switch RuntimeConfig.load() {
@@ -76,6 +77,7 @@ private func agentConfig() -> (config: AgentConfig, file: String?)? {
 
 /// The shared logger, set up as the configuration says; its first lines name the build and
 /// the config file.
+@inline(__always)
 private func agentLog(_ config: AgentConfig, file: String?) -> Logger {
     let log = Logger.shared
     log.retarget(RuntimeLog.target(config.logTarget))

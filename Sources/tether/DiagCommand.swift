@@ -73,6 +73,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
         return finish()
     }
 
+    @inline(__always)
     private func checkConfig() -> AgentConfig? {
         switch RuntimeConfig.load() {
         case .failure(let e):
@@ -85,6 +86,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
         }
     }
 
+    @inline(__always)
     private func checkClock() {
         let now = WallClock.nowSeconds()
         if let warning = WallClock.sanityWarning(now: now, notBefore: releaseEpoch) {
@@ -96,6 +98,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
         }
     }
 
+    @inline(__always)
     private func checkKey(_ config: AgentConfig) -> DeviceKey? {
         guard Files.exists(config.privateKeyPath) else {
             line("key", false, config.privateKeyPath + " missing (created at first run)")
@@ -112,6 +115,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
         }
     }
 
+    @inline(__always)
     private func checkIdentity(_ config: AgentConfig) {
         if let id = DeviceIdentity.select(preferred: config.preferredIdentity) {
             line("identity", true, id.value)
@@ -122,6 +126,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
     }
 
     /// The CA bundle for an https server (none needed for http).
+    @inline(__always)
     private func checkTrust(_ config: AgentConfig) -> (passed: Bool, context: TLSContext?) {
         guard config.server.isTLS else { return (true, nil) }
         do {
@@ -135,6 +140,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
         }
     }
 
+    @inline(__always)
     private func makeContext(
         config: AgentConfig, key: DeviceKey, publicKeyPEM pem: String, tls: TLSContext?
     ) -> RuntimeContext {
@@ -149,6 +155,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
                               log: Logger(target: .none), identity: profile)
     }
 
+    @inline(__always)
     private func reportTenant(_ ctx: RuntimeContext) {
         switch ctx.tenantSource {
         case .configuration: line("tenant", true, ctx.tenant)

@@ -110,6 +110,8 @@ public final class SSHServerConnection {
         }
         if state == .keyExchange && !exchangeKeys() { return }
         if auth.checkingPassword { _ = act(auth.servicePassword(now: now), now: now) }
+        // A refused password can be the last failure allowed: the session is freed then.
+        if state == .closed { return }
         _ = ssh_blocking_flush(session, 0)
         // Before the message loop: collecting a keepalive reply reads packets, and what
         // they queue is taken by the loop below.

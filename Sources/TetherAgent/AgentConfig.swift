@@ -2,7 +2,7 @@ import TetherWire
 
 /// The agent's validated configuration: the Go agent's `SHELLHUB_*` settings (PROTOCOL.md 1)
 /// plus Tether's own `TETHER_*` settings. Built only by `AgentConfig.load`, so every value in
-/// it has passed validation. Durations are in seconds, as users write them.
+/// it has passed validation (each setting is read by `ConfigSources`). Durations are in seconds, as users write them.
 public struct AgentConfig {
     // Go agent settings.
     /// `SERVER_ADDRESS`: scheme, host, port and path prefix (TetherWire's URL type).
@@ -54,6 +54,74 @@ public struct AgentConfig {
     /// closed and its slot given back; 0 = never (the Go agent's behaviour).
     public var loginGraceSeconds: Int = ConfigLimits.defaultLoginGraceSeconds
 
+    /// Builds and validates the configuration.
+    ///
+    /// - `environment`: looks a variable up in the process environment.
+    /// - `file`: the parsed config file (empty if there is none).
+    /// - `defaults`: what the board supplies for unset Tether settings.
+    ///
+    /// Each Go-agent setting is looked up as `SHELLHUB_<NAME>` then `<NAME>` in the
+    /// environment, then the same two in the file: the environment wins over the file, the
+    /// prefixed name over the bare one. An empty value counts as unset. Everything else is
+    /// looked up under its exact name. The first refused value is thrown (in the order below).
+    public static func load(
+        environment: @escaping (String) -> String?, file: EnvFile = EnvFile(),
+        defaults: BoardDefaults = .generic
+    ) throws(ConfigError) -> AgentConfig {
+        let src = ConfigSources(environment: environment, file: file)
+        let server = try src.serverAddress()
+        let keyPath = try src.privateKeyPath(boardDefault: defaults.privateKeyPath)
+        let transport = try src.transportVersion()
+        let tenant = try src.tenantID(transport: transport)
+        let maxRetry = try src.maxRetryConnectionTimeout()
+        let keepaliveSetting = try src.keepaliveInterval()
+        let hostname = try src.preferredHostname()
+        let identity = try src.preferredIdentity()
+        // The misspelt SIMPLE_USER_PASSWORD is the Go agent's fallback for SINGLE_USER_PASSWORD.
+        let password = src.shellhub("SINGLE_USER_PASSWORD") ?? src.shellhub("SIMPLE_USER_PASSWORD")
+        let permitEmpty = src.shellhub("PERMIT_EMPTY_PASSWORDS").map {
+            ConfigText.lowercased($0.value) == "true"
+        } ?? false
+        let logLevel = try src.logLevel()
+        let (proxy, proxyCredentials) = try ProxyRules.proxy(for: server, in: src)
+
+        // Tether settings.
+        let slots = try src.integer(
+            "TETHER_SESSION_SLOTS", default: defaults.sessionSlots,
+            range: 1...ConfigLimits.maxSessionSlots)
+        let idle = try src.integer(
+            "TETHER_MIDDLEBOX_IDLE", default: defaults.middleboxIdleSeconds,
+            range: ConfigLimits.middleboxIdleRange)
+        let reauth = try src.integer(
+            "TETHER_REAUTH_INTERVAL", default: ConfigLimits.defaultReauthIntervalSeconds,
+            range: ConfigLimits.reauthIntervalRange, allowZero: true)
+        let tcpKeepalive = try src.integer(
+            "TETHER_TCP_KEEPALIVE", default: 0, range: ConfigLimits.tcpKeepaliveRange,
+            allowZero: true)
+        let loginGrace = try src.integer(
+            "TETHER_LOGIN_GRACE", default: ConfigLimits.defaultLoginGraceSeconds,
+            range: ConfigLimits.loginGraceRange, allowZero: true)
+        let fragment = try src.tlsMaxFragment(default: defaults.tlsMaxFragment)
+        let logTarget = try src.logTarget(default: defaults.logTarget)
+        let sshKeepalive = try src.sshSessionKeepalive(keepaliveIntervalSet: keepaliveSetting != nil)
+
+        var config = AgentConfig(
+            server: server, privateKeyPath: keyPath, tenantID: tenant?.value ?? "",
+            pairingCode: src.shellhub("PAIRING_CODE")?.value ?? "",
+            provisioningKey: (src.shellhub("PROVISIONING_KEY") ?? src.shellhub("INSTALL_KEY"))?.value ?? "",
+            sessionKeepaliveSeconds: keepaliveSetting ?? ConfigLimits.defaultSessionKeepaliveSeconds,
+            preferredHostname: hostname?.value ?? "", preferredIdentity: identity?.value ?? "",
+            singleUserPassword: password?.value ?? "", permitEmptyPasswords: permitEmpty,
+            maxRetryConnectionTimeout: maxRetry, transport: transport, logLevel: logLevel,
+            sslCertFile: src.exact("SSL_CERT_FILE")?.value, sslCertDir: src.exact("SSL_CERT_DIR")?.value,
+            proxy: proxy, sessionSlots: slots, middleboxIdleSeconds: idle,
+            reauthIntervalSeconds: reauth, logTarget: logTarget, tlsMaxFragment: fragment,
+            tcpKeepaliveSeconds: tcpKeepalive, sshSessionKeepalive: sshKeepalive)
+        config.loginGraceSeconds = loginGrace
+        config.proxyCredentials = proxyCredentials
+        return config
+    }
+
     /// Single-user mode is required without root and forbidden with it (PROTOCOL.md 7.3).
     public func checkUserMode(isRoot: Bool) throws(ConfigError) {
         if isRoot && !singleUserPassword.isEmpty {
@@ -98,58 +166,4 @@ public enum LogLevel: Int, Comparable, Sendable {
 /// Where log lines go (`TETHER_LOG`).
 public enum LogTarget: Equatable, Sendable {
     case stderr, syslog
-}
-
-/// What a board's config file under board-configs/ supplies when a variable is unset.
-public struct BoardDefaults: Sendable {
-    public var sessionSlots: Int
-    /// Default for `SHELLHUB_PRIVATE_KEY`; nil = the variable is required, as in the Go agent.
-    public var privateKeyPath: String?
-    public var logTarget: LogTarget
-    public var middleboxIdleSeconds: Int
-    public var tlsMaxFragment: Int
-
-    public init(
-        sessionSlots: Int, privateKeyPath: String?, logTarget: LogTarget,
-        middleboxIdleSeconds: Int, tlsMaxFragment: Int
-    ) {
-        self.sessionSlots = sessionSlots
-        self.privateKeyPath = privateKeyPath
-        self.logTarget = logTarget
-        self.middleboxIdleSeconds = middleboxIdleSeconds
-        self.tlsMaxFragment = tlsMaxFragment
-    }
-
-    /// Host builds and boards without a file: 8 slots, key path required, stderr, a 60 s
-    /// middlebox (nginx, AWS ALB), no max fragment length request.
-    public static let generic = BoardDefaults(
-        sessionSlots: 8, privateKeyPath: nil, logTarget: .stderr, middleboxIdleSeconds: 60,
-        tlsMaxFragment: 0)
-}
-
-/// Bounds and defaults of the settings, in one place.
-public enum ConfigLimits {
-    public static let maxSessionSlots = 64
-    public static let middleboxIdleRange = 10...3600
-    /// 4 h: re-auth only refreshes `last_seen`/`info`/name; online status comes from the tunnel
-    /// heartbeats (PROTOCOL.md 4.4, 5.4). One re-auth costs about 2.2 KB upstream, so 4 h adds
-    /// 0.55 KB/h, 6 % of the 9.5 KB/h v2 floor (1 h would add 23 %). It is jittered ±20 %.
-    public static let defaultReauthIntervalSeconds = 4 * 3600
-    public static let reauthIntervalRange = 300...(7 * 86400)
-    public static let maxRetryConnectionTimeoutRange = 10...120
-    public static let defaultMaxRetryConnectionTimeout = 60
-    public static let defaultSessionKeepaliveSeconds: UInt32 = 30
-    public static let tcpKeepaliveRange = 10...7200
-    /// ShellHub opens the SSH stream when the user connects, starts SSH on it at most 210 s
-    /// later and gives handshake + authentication 30 s (PROTOCOL.md 6, 7.1): 300 s never cuts a
-    /// real login short. Values under 240 can.
-    public static let defaultLoginGraceSeconds = 300
-    public static let loginGraceRange = 1...3600
-    public static let tlsMaxFragmentChoices = [0, 512, 1024, 2048, 4096]
-    /// Server column limits (PROTOCOL.md 2.7) and the device-name rule (2.4).
-    public static let maxIdentityLength = 64
-    public static let maxHostnameLength = 64
-    /// The variable naming the config file, and the file read when it is unset.
-    public static let configFileVariable = "TETHER_CONFIG"
-    public static let defaultConfigFile = "/etc/shellhub-agent.env"
 }

@@ -3,6 +3,21 @@ import TetherWire
 /// `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` as Go's `ProxyFromEnvironment` reads them, reduced
 /// to what Tether supports: a plain HTTP CONNECT proxy without credentials.
 enum ProxyRules {
+    /// The proxy for the server's scheme (`HTTPS_PROXY` or `HTTP_PROXY`, upper case first),
+    /// unless `NO_PROXY` covers the host: its URL and credentials, or nils for a direct connect.
+    static func proxy(
+        for server: HTTPServerURL, in src: ConfigSources
+    ) throws(ConfigError) -> (url: HTTPServerURL?, credentials: String?) {
+        let proxyVar = server.isTLS
+            ? (src.exact("HTTPS_PROXY") ?? src.exact("https_proxy"))
+            : (src.exact("HTTP_PROXY") ?? src.exact("http_proxy"))
+        guard let p = proxyVar else { return (nil, nil) }
+        let noProxy = src.exact("NO_PROXY") ?? src.exact("no_proxy")
+        if ProxyRules.bypasses(host: server.host, noProxy: noProxy?.value ?? "") { return (nil, nil) }
+        let (url, credentials) = try parse(p)
+        return (url, credentials)
+    }
+
     /// A proxy URL; a bare `host:port` means `http://host:port`, as in Go; `user:password@`
     /// before the host is kept for `Proxy-Authorization: Basic` (and never shown in a message).
     static func parse(_ v: ConfigValue) throws(ConfigError) -> (url: HTTPServerURL, credentials: String?) {

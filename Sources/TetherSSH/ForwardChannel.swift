@@ -52,45 +52,12 @@ final class ForwardChannel: ChannelHandler {
 
     override func service(now: Int64, scratch: UnsafeMutableRawBufferPointer) {
         if finished { return }
-        if let msg = openMessage {
-            var pfd = pollfd(fd: sock, events: Int16(POLLOUT), revents: 0)
-            let ready = poll(&pfd, 1, 0) > 0
-            if !ready && now < connectDeadline { return }
-            let err = ready ? tether_socket_error(sock) : ETIMEDOUT
-            openMessage = nil
-            if err != 0 {
-                SSHLog.info("forward to " + target + " failed: " + Errno.text(err))
-                _ = ssh_message_reply_default(msg)
-                ssh_message_free(msg)
-                closeSock()
-                finished = true
-                return
-            }
-            channel = ssh_message_channel_request_open_reply_accept(msg)
-            ssh_message_free(msg)
-            if channel == nil {
-                closeSock()
-                finished = true
-                return
-            }
-            SSHLog.debug("forward to \(target) open")
-        }
+        if let msg = openMessage, !answerOpen(msg, now: now) { return }
         guard let ch = channel else {
-            closeSock()
-            finished = true
+            end()
             return
         }
-        if agentOpening {
-            let rc = ssh_channel_open_auth_agent(ch)
-            if rc == SSH_AGAIN && now < connectDeadline { return }
-            agentOpening = false
-            if rc != SSH_OK {
-                SSHLog.info("agent channel refused by client")
-                closeSock()
-                finished = true
-                return
-            }
-        }
+        if agentOpening, !openAgentChannel(ch, now: now) { return }
         if ssh_channel_is_closed(ch) != 0 {
             closeSock()
             finished = true
@@ -122,6 +89,53 @@ final class ForwardChannel: ChannelHandler {
             closeSock()
             finished = true
         }
+    }
+
+    /// Answers the direct-tcpip open once the connect completed (or failed, or timed out);
+    /// false while it is still connecting or once the open was refused.
+    @inline(__always)
+    private func answerOpen(_ msg: OpaquePointer, now: Int64) -> Bool {
+        var pfd = pollfd(fd: sock, events: Int16(POLLOUT), revents: 0)
+        let ready = poll(&pfd, 1, 0) > 0
+        if !ready && now < connectDeadline { return false }
+        let err = ready ? tether_socket_error(sock) : ETIMEDOUT
+        openMessage = nil
+        if err != 0 {
+            SSHLog.info("forward to " + target + " failed: " + Errno.text(err))
+            _ = ssh_message_reply_default(msg)
+            ssh_message_free(msg)
+            end()
+            return false
+        }
+        channel = ssh_message_channel_request_open_reply_accept(msg)
+        ssh_message_free(msg)
+        if channel == nil {
+            end()
+            return false
+        }
+        SSHLog.debug("forward to \(target) open")
+        return true
+    }
+
+    /// Opens the auth-agent@openssh.com channel towards the client; false while the client
+    /// has not answered yet or once it refused.
+    @inline(__always)
+    private func openAgentChannel(_ ch: OpaquePointer, now: Int64) -> Bool {
+        let rc = ssh_channel_open_auth_agent(ch)
+        if rc == SSH_AGAIN && now < connectDeadline { return false }
+        agentOpening = false
+        if rc != SSH_OK {
+            SSHLog.info("agent channel refused by client")
+            end()
+            return false
+        }
+        return true
+    }
+
+    /// Done without a channel to close: the socket closed.
+    private func end() {
+        closeSock()
+        finished = true
     }
 
     override func abort() {

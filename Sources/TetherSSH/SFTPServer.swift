@@ -65,24 +65,11 @@ public final class SFTPServer {
         switch type {
         case .initialize: return nil
         case .open: return open(id, &r)
-        case .close:
-            guard let h = handleId(&r), let handle = handles[h] else {
-                return status(id, .failure, "bad handle")
-            }
-            handles[h] = nil
-            closeHandle(handle)
-            return status(id, .ok)
+        case .close: return closeRequest(id, &r)
         case .read: return read(id, &r)
         case .write: return write(id, &r)
-        case .lstat, .stat:
-            guard let path = r.text() else { return bad(id) }
-            var st = stat()
-            let rc = type == .lstat ? lstat(path, &st) : stat(path, &st)
-            return rc == 0 ? attrsReply(id, st) : errnoStatus(id)
-        case .fstat:
-            guard let h = handleId(&r), case .file(let fd)? = handles[h] else { return status(id, .failure, "bad handle") }
-            var st = stat()
-            return fstat(fd, &st) == 0 ? attrsReply(id, st) : errnoStatus(id)
+        case .lstat, .stat: return statRequest(id, &r, followLinks: type == .stat)
+        case .fstat: return fstatRequest(id, &r)
         case .setstat:
             guard let path = r.text(), let a = r.attrs() else { return bad(id) }
             return apply(id, a, path: path, fd: -1)
@@ -91,11 +78,7 @@ public final class SFTPServer {
                 return status(id, .failure, "bad handle")
             }
             return apply(id, a, path: "", fd: fd)
-        case .opendir:
-            guard let path = r.text() else { return bad(id) }
-            guard handles.contains(where: { $0 == nil }) else { return status(id, .failure, "too many handles") }
-            guard let dir = tether_opendir(path) else { return errnoStatus(id) }
-            return newHandle(id, .directory(dir, path: path))
+        case .opendir: return opendirRequest(id, &r)
         case .readdir: return readdir(id, &r)
         case .remove:
             guard let path = r.text() else { return bad(id) }
@@ -114,13 +97,7 @@ public final class SFTPServer {
             guard let from = r.text(), let to = r.text() else { return bad(id) }
             let rc = tether_rename(from, to)
             return rc == 0 ? status(id, .ok) : errnoStatus(id, -rc)
-        case .readlink:
-            guard let path = r.text() else { return bad(id) }
-            var buf = [CChar](repeating: 0, count: 4096)
-            let n = readlink(path, &buf, 4095)
-            guard n >= 0 else { return errnoStatus(id) }
-            let target = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            return nameReply(id, [(target, "", nil)])
+        case .readlink: return readlinkRequest(id, &r)
         case .symlink:
             // OpenSSH's sftp sends (linkpath, targetpath) in the reverse of the draft's order.
             guard let linkPath = r.text(), let target = r.text() else { return bad(id) }
@@ -128,6 +105,49 @@ public final class SFTPServer {
         case .extended:
             return status(id, .opUnsupported, "no extensions")
         }
+    }
+
+    @inline(__always)
+    private func closeRequest(_ id: UInt32, _ r: inout SFTPReader) -> [UInt8] {
+        guard let h = handleId(&r), let handle = handles[h] else {
+            return status(id, .failure, "bad handle")
+        }
+        handles[h] = nil
+        closeHandle(handle)
+        return status(id, .ok)
+    }
+
+    @inline(__always)
+    private func statRequest(_ id: UInt32, _ r: inout SFTPReader, followLinks: Bool) -> [UInt8] {
+        guard let path = r.text() else { return bad(id) }
+        var st = stat()
+        let rc = followLinks ? stat(path, &st) : lstat(path, &st)
+        return rc == 0 ? attrsReply(id, st) : errnoStatus(id)
+    }
+
+    @inline(__always)
+    private func fstatRequest(_ id: UInt32, _ r: inout SFTPReader) -> [UInt8] {
+        guard let h = handleId(&r), case .file(let fd)? = handles[h] else { return status(id, .failure, "bad handle") }
+        var st = stat()
+        return fstat(fd, &st) == 0 ? attrsReply(id, st) : errnoStatus(id)
+    }
+
+    @inline(__always)
+    private func opendirRequest(_ id: UInt32, _ r: inout SFTPReader) -> [UInt8] {
+        guard let path = r.text() else { return bad(id) }
+        guard handles.contains(where: { $0 == nil }) else { return status(id, .failure, "too many handles") }
+        guard let dir = tether_opendir(path) else { return errnoStatus(id) }
+        return newHandle(id, .directory(dir, path: path))
+    }
+
+    @inline(__always)
+    private func readlinkRequest(_ id: UInt32, _ r: inout SFTPReader) -> [UInt8] {
+        guard let path = r.text() else { return bad(id) }
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink(path, &buf, 4095)
+        guard n >= 0 else { return errnoStatus(id) }
+        let target = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return nameReply(id, [(target, "", nil)])
     }
 
     private func open(_ id: UInt32, _ r: inout SFTPReader) -> [UInt8] {

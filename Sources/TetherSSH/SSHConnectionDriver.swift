@@ -47,17 +47,29 @@ public final class SSHConnectionDriver: IOHandler {
     private func sync() {
         if finished { return }
         if connection.state == .closed {
-            finished = true
-            for r in registered { loop.unregister(fd: r.fd) }
-            registered.removeAll()
-            loop.cancel(timer)
-            SSHConnectionDriver.scheduleReaping(connection.server, loop: loop)
-            // Last statement: the owner may drop this driver from inside the callback.
-            let done = onClosed
-            onClosed = nil
-            done?(connection)
+            end()
             return
         }
+        if !syncDescriptors() { return }
+        syncTimer()
+    }
+
+    /// The connection has ended: everything unregistered, then `onClosed`.
+    private func end() {
+        finished = true
+        for r in registered { loop.unregister(fd: r.fd) }
+        registered.removeAll()
+        loop.cancel(timer)
+        SSHConnectionDriver.scheduleReaping(connection.server, loop: loop)
+        // Last statement: the owner may drop this driver from inside the callback.
+        let done = onClosed
+        onClosed = nil
+        done?(connection)
+    }
+
+    /// Registers what the connection waits for now and unregisters the rest; false when the
+    /// table was full and the connection was closed.
+    private func syncDescriptors() -> Bool {
         var raw: [SSHPollInterest] = []
         connection.pollInterests(into: &raw)
         // One entry per fd (a pty master may be asked for twice).
@@ -79,8 +91,8 @@ public final class SSHConnectionDriver: IOHandler {
         // of defence, not the limit a user meets (that is the channel limit).
         let fresh = wants.reduce(0) { n, w in registered.contains { $0.fd == w.fd } ? n : n + 1 }
         if fresh > loop.maxDescriptors - loop.descriptorCount {
-            tableFull()
-            return
+            close(reason: "event loop descriptor table full")
+            return false
         }
         var kept: [SSHPollInterest] = []
         for w in wants {
@@ -96,37 +108,37 @@ public final class SSHConnectionDriver: IOHandler {
                 kept.append(w)
             } catch {
                 registered = kept + registered.filter { r in !kept.contains { $0.fd == r.fd } }
-                tableFull()
-                return
+                close(reason: "event loop descriptor table full")
+                return false
             }
         }
         registered = kept
+        return true
+    }
 
+    /// Keeps the one timer at the connection's next deadline.
+    private func syncTimer() {
         let deadline = connection.nextDeadline
-        if deadline != timerDeadline || !loop.isPending(timer) {
-            loop.cancel(timer)
-            timer = .none
-            timerDeadline = deadline
-            if let d = deadline {
-                let at = UInt64(max(d, 0)) &* 1_000_000
-                do {
-                    timer = try loop.schedule(atNanoseconds: at) { self.timerFired() }
-                } catch {
-                    // The deadline guards the login grace, a keepalive, a forward's connect or
-                    // the drain after exit: without it the connection is not served.
-                    for r in registered { loop.unregister(fd: r.fd) }
-                    registered.removeAll()
-                    connection.close(reason: "event loop timer table full")
-                    sync()
-                }
-            }
+        guard deadline != timerDeadline || !loop.isPending(timer) else { return }
+        loop.cancel(timer)
+        timer = .none
+        timerDeadline = deadline
+        guard let d = deadline else { return }
+        let at = UInt64(max(d, 0)) &* 1_000_000
+        do {
+            timer = try loop.schedule(atNanoseconds: at) { self.timerFired() }
+        } catch {
+            // The deadline guards the login grace, a keepalive, a forward's connect or
+            // the drain after exit: without it the connection is not served.
+            close(reason: "event loop timer table full")
         }
     }
 
-    private func tableFull() {
+    /// Closes the connection with its fds unregistered first, then ends.
+    private func close(reason: String) {
         for r in registered { loop.unregister(fd: r.fd) }
         registered.removeAll()
-        connection.close(reason: "event loop descriptor table full")
+        connection.close(reason: reason)
         sync()
     }
 

@@ -17,6 +17,8 @@ public enum SSHLimits {
     public static let passwordChildren = 2
     /// A password check's child is killed and the try refused after this long.
     public static let passwordCheckMs: Int64 = 10_000
+    /// Failed authentications tolerated on one connection (ShellHub sends one).
+    public static let authFailuresPerConnection = 6
     /// Oracle calls (POST /api/auth/ssh) one connection may cause; ShellHub uses one key.
     public static let oracleCallsPerConnection = 1
     /// How long output is still drained after the child exited before exit-status goes out

@@ -20,6 +20,20 @@ final class SessionChannel: ChannelHandler {
         case sftp
     }
 
+    /// A program ready to start: what `ChildProcess` needs besides its stdio.
+    private struct Launch {
+        var path: String
+        var argv: [String]
+        var env: [String]
+        var account: UserAccount
+        var drop: Bool
+
+        func spawn(stdio: ChildProcess.Stdio) -> ChildProcess? {
+            try? ChildProcess(
+                path: path, argv: argv, env: env, account: account, dropPrivileges: drop, stdio: stdio)
+        }
+    }
+
     let context: SessionContext
     var pty: PtyRequest?
     var clientEnv: [(String, String)] = []
@@ -109,37 +123,16 @@ final class SessionChannel: ChannelHandler {
 
     private func start(_ program: Program, now: Int64) -> Bool {
         if started { return false }
+        if case .exec(let cmd) = program, cmd.isEmpty {
+            // Go agent: an empty command ends with status 1 and runs nothing.
+            started = true
+            exitCode = 1
+            lastProgress = now
+            return true
+        }
         let account = context.account
         let shell = account.shell.isEmpty ? context.config.fallbackShell : account.shell
-        var path = shell
-        var argv: [String]
-        var usePty = pty != nil
-        switch program {
-        case .shell:
-            // A leading '-' in argv[0] makes every shell (bash, dash, ash) a login shell.
-            argv = ["-" + String(shell.split(separator: "/").last ?? "sh")]
-        case .exec(let cmd):
-            if cmd.isEmpty {
-                // Go agent: an empty command ends with status 1 and runs nothing.
-                started = true
-                exitCode = 1
-                lastProgress = now
-                return true
-            }
-            argv = [shell, "-c", cmd]
-        case .sftp:
-            if let server = context.config.sftpServerPaths.first(where: { access($0, X_OK) == 0 }) {
-                path = server
-                argv = [server]
-            } else if let builtin = context.config.builtinSFTP {
-                path = builtin.path
-                argv = builtin.argv
-            } else {
-                SSHLog.info("sftp: no sftp-server on this system")
-                return false
-            }
-            usePty = false
-        }
+        guard let (path, argv, usePty) = command(for: program, shell: shell) else { return false }
         let drop = context.dropPrivileges
         var agentPath: String? = nil
         if tether_ssh_agent_requested(agentWatch) != 0 {
@@ -150,64 +143,94 @@ final class SessionChannel: ChannelHandler {
             localeFiles: context.config.localeFiles, clientVariables: clientEnv,
             agentSocket: agentPath
         ).entries()
+        let launch = Launch(path: path, argv: argv, env: env, account: account, drop: drop)
         if usePty, let p = pty {
-            var master: Int32 = -1
-            var slave: Int32 = -1
-            let rc = tether_openpty(&master, &slave, p.rows, p.cols)
-            guard rc == 0 else {
-                SSHLog.info("pty: openpty failed: " + Errno.text(-rc))
-                return false
-            }
-            if drop { _ = fchown(slave, account.uid, account.gid) }
-            child = try? ChildProcess(
-                path: path, argv: argv, env: env, account: account, dropPrivileges: drop,
-                stdio: .pty(slave: slave))
-            close(slave)
-            guard child != nil else {
-                close(master)
-                SSHLog.info("spawn failed for " + account.name)
-                return false
-            }
-            inFd = master
-            outFd = master
-            var name = [CChar](repeating: 0, count: 64)
-            if tether_ptsname(master, &name, 64) == 0, let c = child {
-                let tty = String(decodingCString: name)
-                _ = tether_utmp_record(
-                    context.config.utmpPath, context.config.wtmpPath, 1, c.pid, tty, account.name,
-                    "ShellHub")
-                loggedInTTY = tty
-            }
+            guard spawnOnPty(launch, size: p) else { return false }
         } else {
-            var i: [Int32] = [-1, -1]
-            var o: [Int32] = [-1, -1]
-            var e: [Int32] = [-1, -1]
-            guard tether_pipe(&i, 1) == 0 else { return false }
-            guard tether_pipe(&o, 0) == 0 else {
-                close(i[0]); close(i[1])
-                return false
-            }
-            guard tether_pipe(&e, 0) == 0 else {
-                close(i[0]); close(i[1]); close(o[0]); close(o[1])
-                return false
-            }
-            child = try? ChildProcess(
-                path: path, argv: argv, env: env, account: account, dropPrivileges: drop,
-                stdio: .pipes(stdin: i[0], stdout: o[1], stderr: e[1]))
-            close(i[0]); close(o[1]); close(e[1])
-            guard child != nil else {
-                close(i[1]); close(o[0]); close(e[0])
-                SSHLog.info("spawn failed for " + account.name)
-                return false
-            }
-            inFd = i[1]
-            outFd = o[0]
-            errFd = e[0]
+            guard spawnOnPipes(launch) else { return false }
         }
         started = true
         lastProgress = now
         if child?.pidfd ?? -1 < 0 { nextReapCheck = now + SSHLimits.reapPollMs }
         SSHLog.debug("started " + argv[0] + " pid " + String(child?.pid ?? 0) + " for " + account.name)
+        return true
+    }
+
+    /// The program's path and argv, and whether it may have the pty; nil when there is none.
+    @inline(__always)
+    private func command(for program: Program, shell: String) -> (String, [String], Bool)? {
+        switch program {
+        case .shell:
+            // A leading '-' in argv[0] makes every shell (bash, dash, ash) a login shell.
+            return (shell, ["-" + String(shell.split(separator: "/").last ?? "sh")], pty != nil)
+        case .exec(let cmd):
+            return (shell, [shell, "-c", cmd], pty != nil)
+        case .sftp:
+            if let server = context.config.sftpServerPaths.first(where: { access($0, X_OK) == 0 }) {
+                return (server, [server], false)
+            }
+            if let builtin = context.config.builtinSFTP { return (builtin.path, builtin.argv, false) }
+            SSHLog.info("sftp: no sftp-server on this system")
+            return nil
+        }
+    }
+
+    /// Runs the program on a new pty (its login recorded in utmp); false when it could not.
+    @inline(__always)
+    private func spawnOnPty(_ launch: Launch, size p: PtyRequest) -> Bool {
+        var master: Int32 = -1
+        var slave: Int32 = -1
+        let rc = tether_openpty(&master, &slave, p.rows, p.cols)
+        guard rc == 0 else {
+            SSHLog.info("pty: openpty failed: " + Errno.text(-rc))
+            return false
+        }
+        if launch.drop { _ = fchown(slave, launch.account.uid, launch.account.gid) }
+        child = launch.spawn(stdio: .pty(slave: slave))
+        close(slave)
+        guard child != nil else {
+            close(master)
+            SSHLog.info("spawn failed for " + launch.account.name)
+            return false
+        }
+        inFd = master
+        outFd = master
+        var name = [CChar](repeating: 0, count: 64)
+        if tether_ptsname(master, &name, 64) == 0, let c = child {
+            let tty = String(decodingCString: name)
+            _ = tether_utmp_record(
+                context.config.utmpPath, context.config.wtmpPath, 1, c.pid, tty, launch.account.name,
+                "ShellHub")
+            loggedInTTY = tty
+        }
+        return true
+    }
+
+    /// Runs the program on three pipes; false when it could not.
+    @inline(__always)
+    private func spawnOnPipes(_ launch: Launch) -> Bool {
+        var i: [Int32] = [-1, -1]
+        var o: [Int32] = [-1, -1]
+        var e: [Int32] = [-1, -1]
+        guard tether_pipe(&i, 1) == 0 else { return false }
+        guard tether_pipe(&o, 0) == 0 else {
+            close(i[0]); close(i[1])
+            return false
+        }
+        guard tether_pipe(&e, 0) == 0 else {
+            close(i[0]); close(i[1]); close(o[0]); close(o[1])
+            return false
+        }
+        child = launch.spawn(stdio: .pipes(stdin: i[0], stdout: o[1], stderr: e[1]))
+        close(i[0]); close(o[1]); close(e[1])
+        guard child != nil else {
+            close(i[1]); close(o[0]); close(e[0])
+            SSHLog.info("spawn failed for " + launch.account.name)
+            return false
+        }
+        inFd = i[1]
+        outFd = o[0]
+        errFd = e[0]
         return true
     }
 
@@ -275,20 +298,7 @@ final class SessionChannel: ChannelHandler {
         }
         guard started else { return }
 
-        // Agent connections from the program: each becomes an auth-agent@openssh.com channel,
-        // within the connection's channel limit (beyond it the program's agent client sees the
-        // connection closed at once).
-        while agentListener >= 0 {
-            let fd = tether_tcp_accept(agentListener, nil, 0)
-            if fd < 0 { break }
-            if context.channelRoom <= 0 {
-                SSHLog.info("agent connection refused: " + String(SSHLimits.channelsPerConnection) + " channels open")
-                close(fd)
-                continue
-            }
-            context.channelRoom -= 1
-            context.newHandlers.append(ForwardChannel(session: session, agentSocket: fd, now: now))
-        }
+        acceptAgentConnections(now: now)
 
         // Client → program.
         if inFd >= 0 && !clientEOF {
@@ -327,7 +337,30 @@ final class SessionChannel: ChannelHandler {
         }
         if moved > 0 { lastProgress = now }
 
-        // Exit.
+        finishOnExit(channel: ch, now: now)
+    }
+
+    /// Agent connections from the program: each becomes an auth-agent@openssh.com channel,
+    /// within the connection's channel limit (beyond it the program's agent client sees the
+    /// connection closed at once).
+    @inline(__always)
+    private func acceptAgentConnections(now: Int64) {
+        while agentListener >= 0 {
+            let fd = tether_tcp_accept(agentListener, nil, 0)
+            if fd < 0 { break }
+            if context.channelRoom <= 0 {
+                SSHLog.info("agent connection refused: " + String(SSHLimits.channelsPerConnection) + " channels open")
+                close(fd)
+                continue
+            }
+            context.channelRoom -= 1
+            context.newHandlers.append(ForwardChannel(session: session, agentSocket: fd, now: now))
+        }
+    }
+
+    /// Once the program exited: exit-status when its output is drained, or at the drain limit.
+    @inline(__always)
+    private func finishOnExit(channel ch: OpaquePointer, now: Int64) {
         if let c = child, exitCode == nil {
             if c.reap() {
                 exitCode = c.exitCode
@@ -390,22 +423,5 @@ final class SessionChannel: ChannelHandler {
     private func closeFd(_ fd: inout Int32) {
         if fd >= 0 { close(fd) }
         fd = -1
-    }
-}
-
-/// What a session channel needs from its connection.
-final class SessionContext {
-    let config: SSHServerConfig
-    let account: UserAccount
-    let dropPrivileges: Bool
-    /// Channels a session created (agent forwarding); the connection adopts them.
-    var newHandlers: [ChannelHandler] = []
-    /// Channels the connection may still open (set before its channels run).
-    var channelRoom = 0
-
-    init(config: SSHServerConfig, account: UserAccount, dropPrivileges: Bool) {
-        self.config = config
-        self.account = account
-        self.dropPrivileges = dropPrivileges
     }
 }

@@ -8,27 +8,9 @@ import TetherWire
 /// configuration, load or create the device key, then serve until SIGTERM/SIGINT.
 /// Exit status: 0 after a signal, 2 for a configuration error, 3 when the device was removed.
 func agentCommand(_ args: [String]) -> Int {
-    let loaded: (config: AgentConfig, file: String?)
-    switch RuntimeConfig.load() {
-    case .failure(let e):
-        Console.err("tether: " + e.message)
-        return 2
-    case .success(let l): loaded = l
-    }
+    guard let loaded = agentConfig() else { return 2 }
     let config = loaded.config
-    do {
-        try config.checkUserMode(isRoot: tether_geteuid() == 0)
-    } catch {
-        Console.err("tether: " + error.message)
-        return 2
-    }
-
-    let log = Logger.shared
-    log.retarget(RuntimeLog.target(config.logTarget))
-    log.minimumLevel = RuntimeLog.level(config.logLevel)
-    log.info("\(BuildInfo.versionLine)")
-    if let f = loaded.file { log.info("config file \(f)") }
-
+    let log = agentLog(config, file: loaded.file)
     let loop = EventLoop(maxDescriptors: RuntimeLimits.descriptors(slots: config.sessionSlots),
                          maxTimers: RuntimeLimits.timers(slots: config.sessionSlots))
     let identity: DeviceProfile
@@ -72,6 +54,37 @@ func agentCommand(_ args: [String]) -> Int {
     runtime.start()
     loop.run()
     return Int(runtime.exitStatus ?? 0)
+}
+
+/// The configuration and the file it came from, or nil when it is refused (said on stderr).
+@inline(__always)
+private func agentConfig() -> (config: AgentConfig, file: String?)? {
+    let loaded: (config: AgentConfig, file: String?)
+    switch RuntimeConfig.load() {
+    case .failure(let e):
+        Console.err("tether: " + e.message)
+        return nil
+    case .success(let l): loaded = l
+    }
+    do {
+        try loaded.config.checkUserMode(isRoot: tether_geteuid() == 0)
+    } catch {
+        Console.err("tether: " + error.message)
+        return nil
+    }
+    return loaded
+}
+
+/// The shared logger, set up as the configuration says; its first lines name the build and
+/// the config file.
+@inline(__always)
+private func agentLog(_ config: AgentConfig, file: String?) -> Logger {
+    let log = Logger.shared
+    log.retarget(RuntimeLog.target(config.logTarget))
+    log.minimumLevel = RuntimeLog.level(config.logLevel)
+    log.info("\(BuildInfo.versionLine)")
+    if let f = file { log.info("config file \(f)") }
+    return log
 }
 
 /// The TLS client context of an `https://` server (nil for `http://`), with the

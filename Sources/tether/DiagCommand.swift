@@ -43,76 +43,18 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
 
     func run() -> Int {
         Console.out(BuildInfo.versionLine)
-        let config: AgentConfig
-        switch RuntimeConfig.load() {
-        case .failure(let e):
-            line("config", false, e.message)
-            hint("set it in the environment or /etc/tether.conf")
-            return finish()
-        case .success(let l):
-            config = l.config
-            line("config", true, (l.file ?? "environment only") + ", v" + String(config.transport.rawValue))
-        }
-
-        let now = WallClock.nowSeconds()
-        if let warning = WallClock.sanityWarning(now: now, notBefore: releaseEpoch) {
-            line("clock", false, warning)
-            hint("no RTC? start NTP before tether, or TLS checks will fail")
-        } else {
-            let t = WallClock.now()
-            line("clock", true, t.dateString + " " + t.timeString + " UTC")
-        }
-
-        var key: DeviceKey? = nil
-        if Files.exists(config.privateKeyPath) {
-            do {
-                key = try DeviceKey.load(path: config.privateKeyPath)
-                line("key", true, config.privateKeyPath + " (RSA " + String(key!.bitLength) + ")")
-            } catch {
-                line("key", false, config.privateKeyPath + ": " + error.message)
-                hint("a PKCS#1 'RSA PRIVATE KEY' PEM; move it away to make a new one")
-            }
-        } else {
-            line("key", false, config.privateKeyPath + " missing (created at first run)")
-        }
-
-        if let id = DeviceIdentity.select(preferred: config.preferredIdentity) {
-            line("identity", true, id.value)
-        } else {
-            line("identity", false, "no Ethernet-type interface and no machine-id")
-            hint("set SHELLHUB_PREFERRED_IDENTITY")
-        }
-
+        guard let config = checkConfig() else { return finish() }
+        checkClock()
+        let key = checkKey(config)
+        checkIdentity(config)
         guard let key, let pem = try? key.publicKeyPEM() else { return finish() }
         loop = EventLoop(maxDescriptors: 16, maxTimers: 16)
-        var tls: TLSContext? = nil
-        if config.server.isTLS {
-            do {
-                tls = try TLSContext(settings: TLSSettings.fromEnvironment())
-                line("trust", true, tls!.trustSource + " (" + String(tls!.trustedCount) + " CAs)")
-            } catch {
-                line("trust", false, error.message)
-                hint("install ca-certificates or set SSL_CERT_FILE")
-                return finish()
-            }
-        }
-        let system = SystemInfo.current()
-        let profile = DeviceProfile(
-            publicKeyPEM: pem, mac: DeviceIdentity.select(preferred: config.preferredIdentity)?.value ?? "",
-            hostname: config.preferredHostname,
-            info: DeviceInfo(id: system.id, prettyName: system.prettyName, version: AgentVersion.string,
-                             arch: system.arch, platform: system.platform),
-            key: key)
-        let ctx = RuntimeContext(loop: loop, resolver: Resolver(loop: loop), tls: tls, config: config,
-                                 log: Logger(target: .none), identity: profile)
+        let trust = checkTrust(config)
+        guard trust.passed else { return finish() }
+        let ctx = makeContext(config: config, key: key, publicKeyPEM: pem, tls: trust.context)
         context = ctx
         ctx.loadTenant()
-        switch ctx.tenantSource {
-        case .configuration: line("tenant", true, ctx.tenant)
-        case .pairing: line("tenant", true, ctx.tenant + " (paired, " + ctx.tenantFilePath + ")")
-        case .none where !config.provisioningKey.isEmpty: line("tenant", true, "none: from the provisioning key")
-        case .none: line("tenant", true, "none: 'tether run' pairs first (shows a code)")
-        }
+        reportTenant(ctx)
         // Without a tenant (or a provisioning key) there is nothing to authenticate as:
         // pairing needs a person.
         let canAuth = ctx.tenantSource != .none || !config.provisioningKey.isEmpty
@@ -129,6 +71,98 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
         }
         loop.run()
         return finish()
+    }
+
+    @inline(__always)
+    private func checkConfig() -> AgentConfig? {
+        switch RuntimeConfig.load() {
+        case .failure(let e):
+            line("config", false, e.message)
+            hint("set it in the environment or /etc/tether.conf")
+            return nil
+        case .success(let l):
+            line("config", true, (l.file ?? "environment only") + ", v" + String(l.config.transport.rawValue))
+            return l.config
+        }
+    }
+
+    @inline(__always)
+    private func checkClock() {
+        let now = WallClock.nowSeconds()
+        if let warning = WallClock.sanityWarning(now: now, notBefore: releaseEpoch) {
+            line("clock", false, warning)
+            hint("no RTC? start NTP before tether, or TLS checks will fail")
+        } else {
+            let t = WallClock.now()
+            line("clock", true, t.dateString + " " + t.timeString + " UTC")
+        }
+    }
+
+    @inline(__always)
+    private func checkKey(_ config: AgentConfig) -> DeviceKey? {
+        guard Files.exists(config.privateKeyPath) else {
+            line("key", false, config.privateKeyPath + " missing (created at first run)")
+            return nil
+        }
+        do {
+            let key = try DeviceKey.load(path: config.privateKeyPath)
+            line("key", true, config.privateKeyPath + " (RSA " + String(key.bitLength) + ")")
+            return key
+        } catch {
+            line("key", false, config.privateKeyPath + ": " + error.message)
+            hint("a PKCS#1 'RSA PRIVATE KEY' PEM; move it away to make a new one")
+            return nil
+        }
+    }
+
+    @inline(__always)
+    private func checkIdentity(_ config: AgentConfig) {
+        if let id = DeviceIdentity.select(preferred: config.preferredIdentity) {
+            line("identity", true, id.value)
+        } else {
+            line("identity", false, "no Ethernet-type interface and no machine-id")
+            hint("set SHELLHUB_PREFERRED_IDENTITY")
+        }
+    }
+
+    /// The CA bundle for an https server (none needed for http).
+    @inline(__always)
+    private func checkTrust(_ config: AgentConfig) -> (passed: Bool, context: TLSContext?) {
+        guard config.server.isTLS else { return (true, nil) }
+        do {
+            let tls = try TLSContext(settings: TLSSettings.fromEnvironment())
+            line("trust", true, tls.trustSource + " (" + String(tls.trustedCount) + " CAs)")
+            return (true, tls)
+        } catch {
+            line("trust", false, error.message)
+            hint("install ca-certificates or set SSL_CERT_FILE")
+            return (false, nil)
+        }
+    }
+
+    @inline(__always)
+    private func makeContext(
+        config: AgentConfig, key: DeviceKey, publicKeyPEM pem: String, tls: TLSContext?
+    ) -> RuntimeContext {
+        let system = SystemInfo.current()
+        let profile = DeviceProfile(
+            publicKeyPEM: pem, mac: DeviceIdentity.select(preferred: config.preferredIdentity)?.value ?? "",
+            hostname: config.preferredHostname,
+            info: DeviceInfo(id: system.id, prettyName: system.prettyName, version: AgentVersion.string,
+                             arch: system.arch, platform: system.platform),
+            key: key)
+        return RuntimeContext(loop: loop, resolver: Resolver(loop: loop), tls: tls, config: config,
+                              log: Logger(target: .none), identity: profile)
+    }
+
+    @inline(__always)
+    private func reportTenant(_ ctx: RuntimeContext) {
+        switch ctx.tenantSource {
+        case .configuration: line("tenant", true, ctx.tenant)
+        case .pairing: line("tenant", true, ctx.tenant + " (paired, " + ctx.tenantFilePath + ")")
+        case .none where !ctx.config.provisioningKey.isEmpty: line("tenant", true, "none: from the provisioning key")
+        case .none: line("tenant", true, "none: 'tether run' pairs first (shows a code)")
+        }
     }
 
     private func finish() -> Int {

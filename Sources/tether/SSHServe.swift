@@ -47,8 +47,21 @@ func sshServeCommand(_ args: [String]) -> Int {
     let loop = EventLoop(maxDescriptors: options.loopDescriptors, maxTimers: options.loopTimers)
     let acceptor = SSHServeAcceptor(server: server, loop: loop, viaSocketpair: options.viaSocketpair)
     server.wake = { for d in acceptor.drivers { d.poke() } }
+    answerOnNextTurn(oracle, loop: loop, acceptor: acceptor)
+    do {
+        try loop.register(fd: listener, interest: .readable, handler: acceptor)
+    } catch {
+        Console.err("ssh-serve: event loop registration failed")
+        return 1
+    }
+    loop.run()
+    return 0
+}
+
+/// The oracle's answers go out on the next loop turn, as the hub's would; with no timer
+/// free, at once.
+private func answerOnNextTurn(_ oracle: TestKeyOracle, loop: EventLoop, acceptor: SSHServeAcceptor) {
     oracle.onQueued = {
-        // Answers go out on the next turn, as the hub's would; with no timer free, now.
         do throws(EventLoopError) {
             _ = try loop.schedule(afterMilliseconds: 0) {
                 oracle.deliverQueued()
@@ -58,14 +71,6 @@ func sshServeCommand(_ args: [String]) -> Int {
             oracle.deliverQueued()
         }
     }
-    do {
-        try loop.register(fd: listener, interest: .readable, handler: acceptor)
-    } catch {
-        Console.err("ssh-serve: event loop registration failed")
-        return 1
-    }
-    loop.run()
-    return 0
 }
 
 /// ssh-serve's command line.

@@ -153,6 +153,14 @@ struct WsEchoSession {
 
     /// The handshake and the echo loop.
     private mutating func exchange() -> Outcome {
+        var leftover: [UInt8] = []
+        if let failed = handshake(leftover: &leftover) { return failed }
+        return echo(leftover: leftover)
+    }
+
+    /// Writes the request and reads until the response head is complete; nil once upgraded
+    /// (`leftover`: the bytes after the head), else the failure.
+    private mutating func handshake(leftover: inout [UInt8]) -> Outcome? {
         var keyBytes = [UInt8](repeating: 0, count: 16)
         _ = keyBytes.withUnsafeMutableBytes { tether_random_bytes($0.baseAddress, $0.count) }
         var handshake: WebSocketHandshake
@@ -165,9 +173,8 @@ struct WsEchoSession {
         }
         pending = handshake.request
 
-        // Handshake phase: write the request, read until the response head is complete.
-        var leftover: [UInt8]? = nil
-        while leftover == nil {
+        var upgraded: [UInt8]? = nil
+        while upgraded == nil {
             switch waitAndTransfer(timeoutMs: WsEchoLimits.handshakeTimeoutMs) {
             case .timeout: return .failure("handshake: no response in 45 s")
             case .error(let e): return .failure("handshake: socket errno \(e)")
@@ -175,16 +182,21 @@ struct WsEchoSession {
             case .progress(let n):
                 if n == 0 { continue }
                 do throws(WebSocketHandshakeError) {
-                    leftover = try handshake.receive(readBuffer[0..<n])
+                    upgraded = try handshake.receive(readBuffer[0..<n])
                 } catch {
                     return .failure("handshake: \(error.rule)")
                 }
             }
         }
+        leftover = upgraded ?? []
+        return nil
+    }
 
+    /// Echoes every message until the close handshake is done (or failed).
+    private mutating func echo(leftover: [UInt8]) -> Outcome {
         var client = WebSocketClient(
             mode: .message, limits: WsEchoLimits.websocket, maskSource: KernelMaskSource(),
-            leftover: leftover ?? [])
+            leftover: leftover)
         var failure: String? = nil
         var sawClose = false
         while true {

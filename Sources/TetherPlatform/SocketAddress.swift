@@ -56,26 +56,27 @@ public struct SocketAddress: Equatable, Sendable {
             var sa = sockaddr_in()
             sa.sin_family = sa_family_t(AF_INET)
             sa.sin_port = port.bigEndian
-            withUnsafeMutableBytes(of: &sa.sin_addr) { raw in
-                for i in 0..<4 { raw[i] = bytes[i] }
-            }
-            return withUnsafePointer(to: &sa) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    body($0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
+            copyAddress(into: &sa.sin_addr, count: 4)
+            return SocketAddress.pass(&sa, to: body)
         case .ipv6:
             var sa = sockaddr_in6()
             sa.sin6_family = sa_family_t(AF_INET6)
             sa.sin6_port = port.bigEndian
-            withUnsafeMutableBytes(of: &sa.sin6_addr) { raw in
-                for i in 0..<16 { raw[i] = bytes[i] }
-            }
-            return withUnsafePointer(to: &sa) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    body($0, socklen_t(MemoryLayout<sockaddr_in6>.size))
-                }
-            }
+            copyAddress(into: &sa.sin6_addr, count: 16)
+            return SocketAddress.pass(&sa, to: body)
+        }
+    }
+
+    private func copyAddress<A>(into field: inout A, count: Int) {
+        withUnsafeMutableBytes(of: &field) { raw in
+            for i in 0..<count { raw[i] = bytes[i] }
+        }
+    }
+
+    /// `sa` (a sockaddr_in or sockaddr_in6) as the generic sockaddr the calls take.
+    private static func pass<S, R>(_ sa: inout S, to body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+        withUnsafePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<S>.size)) }
         }
     }
 }

@@ -144,10 +144,8 @@ public struct MultistreamListener {
     /// The next event; nil when more input is needed (or negotiation is over). Errors are final.
     public mutating func next() throws(MultistreamError) -> MultistreamEvent? {
         if let f = failure { throw f }
-        do {
-            return try step()
-        } catch {
-            failure = error
+        do { return try step() } catch {
+            failure = error  // final: every later call throws it again
             throw error
         }
     }

@@ -92,10 +92,8 @@ public struct YamuxSession {
     /// later call throws it again.
     public mutating func next() throws(YamuxError) -> YamuxEvent? {
         if let f = failure { throw f }
-        do {
-            return try step()
-        } catch {
-            failure = error
+        do { return try step() } catch {
+            failure = error  // final: every later call throws it again
             throw error
         }
     }

@@ -9,13 +9,13 @@ import TetherWire
 /// replaces. The keepalive scheduler watches every connection: the control link is pinged by
 /// the server (dead after a missed ping plus grace); dial-backs are silent, so they get agent
 /// pings only when idle longer than the middlebox allows, all due pings in one wake-up.
-final class V1Service: SlotPipeOwner {
+final class V1Service: FdPumpOwner {
     private let ctx: RuntimeContext
     private let sessions: SessionServer?
     private var machine: V1Sessions
     private var links: [WebSocketLink?]
     private var linkPaths: [String]
-    private var pipes: [SlotPipe?]
+    private var pipes: [FdPump?]
     private var proxies: [ProxyDial?]
     /// Per dial-back: the server has sent bytes of the session itself (past the request head).
     /// Before that, ShellHub's gateway does not read the dial-back (its SSH client starts only
@@ -45,7 +45,7 @@ final class V1Service: SlotPipeOwner {
         links = [WebSocketLink?](repeating: nil, count: conns)
         linkPaths = [String](repeating: "", count: conns)
         peerSpoke = [Bool](repeating: false, count: conns)
-        pipes = [SlotPipe?](repeating: nil, count: slots)
+        pipes = [FdPump?](repeating: nil, count: slots)
         proxies = [ProxyDial?](repeating: nil, count: slots)
         keepalive = KeepaliveScheduler(policy: policy, capacity: 1 + conns, using: &context.rng)
     }
@@ -208,8 +208,8 @@ final class V1Service: SlotPipeOwner {
     }
 
     private func startProxy(slot: Int, host: String, port: UInt16, initial: [UInt8]) {
-        proxies[slot] = ProxyDial(ctx, slot: slot, host: host, port: port, initial: initial,
-                                  owner: self) { [self] result in
+        proxies[slot] = ProxyDial(loop: ctx.loop, resolver: ctx.resolver, tag: slot, host: host,
+                                  port: port, initial: initial, owner: self) { [self] result in
             proxies[slot] = nil
             switch result {
             case .failure(let e):
@@ -223,27 +223,27 @@ final class V1Service: SlotPipeOwner {
         }
     }
 
-    // MARK: SlotPipeOwner
+    // MARK: FdPumpOwner
 
-    func pipeSendRoom(_ slot: Int) -> Int {
+    func pumpSendRoom(_ slot: Int) -> Int {
         guard let conn = machine.connection(of: slot), let link = links[conn] else { return 0 }
         return link.payloadCapacity
     }
 
-    func pipe(_ slot: Int, produced bytes: UnsafeRawBufferPointer) {
+    func pump(_ slot: Int, produced bytes: UnsafeRawBufferPointer) {
         guard let conn = machine.connection(of: slot), let link = links[conn] else { return }
         if link.send(Array(bytes)) { keepalive.noteSent(1 + conn, now: ctx.now) }
     }
 
-    func pipe(_ slot: Int, wrote count: Int) {
+    func pump(_ slot: Int, wrote count: Int) {
         guard let pipe = pipes[slot], pipe.pendingOut < V1Service.resumeBelow,
               let conn = machine.connection(of: slot) else { return }
         links[conn]?.setReadPaused(false)
     }
 
-    func pipeEnded(_ slot: Int, reason: String) {
+    func pumpEnded(_ slot: Int, reason: PumpEnd) {
         pipes[slot] = nil
-        ctx.log.info("slot " + String(slot) + " closed: " + reason)
+        ctx.log.info("slot " + String(slot) + " closed: " + reason.text)
         if let conn = machine.connection(of: slot) { closeConnection(conn) }
         process()
     }

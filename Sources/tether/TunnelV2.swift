@@ -4,7 +4,7 @@ import TetherPlatform
 import TetherWire
 
 /// Starts the SSH server side of a session on a local fd (one end of a socketpair); returns
-/// false when it cannot. The runtime owns the other end through a `SlotPipe`.
+/// false when it cannot. The runtime owns the other end through an `FdPump`.
 protocol SessionServer: AnyObject {
     func startSession(fd: Int32, sessionID: String) -> Bool
     /// The server asked to close the session: end it (its fd then reaches EOF).
@@ -13,16 +13,16 @@ protocol SessionServer: AnyObject {
 
 /// The v2 transport (PROTOCOL.md 5.2): one WebSocket to `/agent/connection` carrying yamux,
 /// driven by TetherAgent's `V2Tunnel` state machine; each accepted stream lands in a session
-/// slot whose local end is a `SlotPipe` (SSH via a socketpair, or a proxied TCP socket).
+/// slot whose local end is an `FdPump` (SSH via a socketpair, or a proxied TCP socket).
 /// Liveness comes from the server's own pings (dead-peer detection by the keepalive
 /// scheduler); the agent pings only when the policy says the path needs it.
-final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
+final class TunnelV2: Tunnel, WebSocketLinkDelegate, FdPumpOwner {
     private let ctx: RuntimeContext
     private unowned(unsafe) let owner: TunnelOwner
     private let sessions: SessionServer?
     private var link: WebSocketLink!
     private var machine: V2Tunnel
-    private var pipes: [SlotPipe?]
+    private var pipes: [FdPump?]
     private var proxies: [ProxyDial?]
     /// Refusals and failed proxy dials, logged without flooding (see BurstLog).
     private var refusals = BurstLog()
@@ -42,7 +42,7 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
         self.sessions = sessions
         let slots = context.config.sessionSlots
         machine = V2Tunnel(sessionSlots: slots)
-        pipes = [SlotPipe?](repeating: nil, count: slots)
+        pipes = [FdPump?](repeating: nil, count: slots)
         proxies = [ProxyDial?](repeating: nil, count: slots)
         keepalive = KeepaliveScheduler(policy: policy, capacity: 1, using: &context.rng)
         link = WebSocketLink(context: context, target: context.target("/agent/connection"),
@@ -196,8 +196,8 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
     }
 
     private func startProxy(slot: Int, host: String, port: UInt16, initial: [UInt8]) {
-        proxies[slot] = ProxyDial(ctx, slot: slot, host: host, port: port, initial: initial,
-                                  owner: self) { [self] result in
+        proxies[slot] = ProxyDial(loop: ctx.loop, resolver: ctx.resolver, tag: slot, host: host,
+                                  port: port, initial: initial, owner: self) { [self] result in
             proxies[slot] = nil
             switch result {
             case .failure(let e):
@@ -211,26 +211,26 @@ final class TunnelV2: Tunnel, WebSocketLinkDelegate, SlotPipeOwner {
         }
     }
 
-    // MARK: SlotPipeOwner
+    // MARK: FdPumpOwner
 
-    func pipeSendRoom(_ slot: Int) -> Int {
+    func pumpSendRoom(_ slot: Int) -> Int {
         // Bounded by the stream's window and by the tunnel's send queue.
         min(machine.sendWindow(slot), link.payloadCapacity)
     }
 
-    func pipe(_ slot: Int, produced bytes: UnsafeRawBufferPointer) {
+    func pump(_ slot: Int, produced bytes: UnsafeRawBufferPointer) {
         _ = machine.send(slot, bytes)
         flushOutput()
     }
 
-    func pipe(_ slot: Int, wrote count: Int) {
+    func pump(_ slot: Int, wrote count: Int) {
         machine.consumed(slot, count)
         flushOutput()
     }
 
-    func pipeEnded(_ slot: Int, reason: String) {
+    func pumpEnded(_ slot: Int, reason: PumpEnd) {
         pipes[slot] = nil
-        ctx.log.info("slot " + String(slot) + " closed: " + reason)
+        ctx.log.info("slot " + String(slot) + " closed: " + reason.text)
         machine.localClosed(slot, now: ctx.now)
         process()
     }

@@ -35,7 +35,7 @@ extension FdPumpOwner {
     public func pumpReadFinished(_ tag: Int) {}
 }
 
-/// One non-blocking fd on the event loop with bytes moved both ways and backpressure: reads go
+/// One non-blocking socket on the event loop, bytes moved both ways with backpressure: reads go
 /// to the owner as far as its room allows (none while it has none), delivered bytes are queued
 /// until the fd takes them, and `remoteClosed` shuts the write side down once they are all
 /// written. Read EOF ends the pump (the fd closes), or, for a half-closing pump, only stops its

@@ -33,10 +33,6 @@ public struct ByteQueue {
         bytes.append(contentsOf: more)
     }
 
-    public mutating func append(_ more: [UInt8]) {
-        bytes.append(contentsOf: more)
-    }
-
     /// Forgets what is queued and gives its memory back.
     public mutating func removeAll() {
         bytes = []

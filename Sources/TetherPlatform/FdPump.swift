@@ -71,9 +71,7 @@ public final class FdPump: IOHandler {
 
     /// Bytes for the fd.
     public func deliver(_ bytes: [UInt8]) {
-        guard !ended else { return }
-        outgoing.append(bytes)
-        flush()
+        bytes.withUnsafeBytes { deliver($0) }
     }
 
     public func deliver(_ bytes: UnsafeRawBufferPointer) {

@@ -13,7 +13,7 @@ import CShims
         _ = tether_set_nonblocking(p[1])
         var q = ByteQueue()
         #expect(q.write(to: p[1]) == .drained)  // nothing queued
-        q.append(Array("to the child".utf8))
+        Array("to the child".utf8).withUnsafeBytes { q.append($0) }
         #expect(q.count == 12)
         #expect(q.write(to: p[1]) == .drained)
         #expect(q.isEmpty && q.held == 0)
@@ -27,7 +27,7 @@ import CShims
         Socket.setSendBuffer(a, bytes: 1024)
         var q = ByteQueue()
         let data = pattern(100_000)
-        q.append(data)
+        data.withUnsafeBytes { q.append($0) }
         #expect(q.write(to: a) == .blocked)
         let left = q.count
         #expect(left > 0 && left < data.count)
@@ -53,7 +53,7 @@ import CShims
         for round in 0..<60 {
             let more = pattern(10_000 + round)
             sent += more
-            q.append(more)
+            more.withUnsafeBytes { q.append($0) }
             #expect(q.write(to: a) == .blocked)
             #expect(q.held - q.count <= ByteQueue.compactAbove)
             got += drain(b).bytes

@@ -1,5 +1,6 @@
 import CLibSSH
 import CShims
+import TetherPlatform
 
 /// One open SSH channel and the fds behind it (a child's stdio, a TCP socket). The connection
 /// asks each handler for its poll interests and deadline and lets it move bytes on `service`.
@@ -27,52 +28,34 @@ class ChannelHandler {
     func abort() {}
 }
 
-/// Bytes waiting to go into an fd (child stdin, forwarded socket).
-struct PendingBytes {
-    var bytes: [UInt8] = []
-    var offset = 0
-    var isEmpty: Bool { offset >= bytes.count }
-
-    mutating func set(_ p: UnsafeRawPointer, _ n: Int) {
-        bytes = Array(UnsafeRawBufferPointer(start: p, count: n))
-        offset = 0
-    }
-
-    mutating func clear() {
-        bytes = []
-        offset = 0
-    }
-}
-
 /// The byte pumps shared by session and forwarding channels.
 enum ChannelPump {
     enum InResult { case idle, blocked, eof, fdClosed, failed }
 
     /// Channel data → fd until the channel buffer is empty or the fd would block.
     static func channelToFd(
-        channel: OpaquePointer, fd: Int32, pending: inout PendingBytes,
+        channel: OpaquePointer, fd: Int32, pending: inout ByteQueue,
         scratch: UnsafeMutableRawBufferPointer
     ) -> InResult {
         while true {
+            // One chunk at a time: the channel's window holds the rest back.
             if pending.isEmpty {
                 let n = ssh_channel_read_nonblocking(
                     channel, scratch.baseAddress, UInt32(scratch.count), 0)
                 if n == SSH_EOF { return .eof }
                 if n < 0 { return .failed }
                 if n == 0 { return .idle }
-                pending.set(scratch.baseAddress!, Int(n))
+                pending.append(UnsafeRawBufferPointer(rebasing: scratch[0..<Int(n)]))
             }
-            let left = pending.bytes.count - pending.offset
-            let w = pending.bytes.withUnsafeBytes { write(fd, $0.baseAddress! + pending.offset, left) }
-            if w < 0 {
-                let e = tether_errno()
-                if e == EINTR { continue }
-                if e == EAGAIN || e == EWOULDBLOCK { return .blocked }
-                pending.clear()
+            switch pending.write(to: fd) {
+            case .drained:
+                continue
+            case .blocked:
+                return .blocked
+            case .failed:
+                pending.removeAll()
                 return .fdClosed
             }
-            pending.offset += w
-            if w < left { return .blocked }
         }
     }
 

@@ -11,7 +11,7 @@ final class ForwardChannel: ChannelHandler {
     var agentOpening = false         // ssh_channel_open_auth_agent still SSH_AGAIN
     var sock: Int32
     let connectDeadline: Int64
-    var toSocket = PendingBytes()
+    var toSocket = ByteQueue()
     var clientEOF = false
     var socketEOF = false
     let target: String

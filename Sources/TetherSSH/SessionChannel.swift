@@ -42,7 +42,7 @@ final class SessionChannel: ChannelHandler {
     var inFd: Int32 = -1   // to the program: pty master or stdin pipe
     var outFd: Int32 = -1  // from the program: pty master or stdout pipe
     var errFd: Int32 = -1  // stderr pipe (no pty)
-    var toChild = PendingBytes()
+    var toChild = ByteQueue()
     var clientEOF = false
     var exitCode: Int32?
     var lastProgress: Int64 = 0

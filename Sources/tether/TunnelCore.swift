@@ -1,9 +1,9 @@
 import TetherAgent
 import TetherPlatform
 
-/// What a transport hears from its `TunnelCore` (besides being its slots' pipe owner).
-protocol TunnelCoreOwner: SlotPipeOwner {
-    /// A proxied slot's dial finished; `error` is nil when it connected (its pipe is in place).
+/// What a transport hears from its `TunnelCore` (besides being its slots' pump owner).
+protocol TunnelCoreOwner: FdPumpOwner {
+    /// A proxied slot's dial finished; `error` is nil when it connected (its pump is in place).
     /// The transport tells its state machine, then processes.
     func proxyDialed(_ slot: Int, error: String?)
     /// The state machine's deadline came: `timerFired`, then process.
@@ -15,7 +15,7 @@ protocol TunnelCoreOwner: SlotPipeOwner {
 }
 
 /// What the v1 and v2 transports share, so each keeps only what differs: the local ends of
-/// its session slots (an SSH socketpair's `SlotPipe`, a proxy's `ProxyDial` and then its
+/// its session slots (an SSH socketpair's `FdPump`, a proxy's `ProxyDial` and then its
 /// socket), refusals logged without flooding, the keepalive scheduler with its one timer
 /// (all due pings coalesced into one wake-up), and the state machine's deadline timer.
 final class TunnelCore {
@@ -25,7 +25,7 @@ final class TunnelCore {
     private let transport: TransportVersion
     /// Names the timers in the line logged when one cannot be armed.
     private let label: String
-    private var pipes: [SlotPipe?]
+    private var pumps: [FdPump?]
     private var proxies: [ProxyDial?]
     /// Refusals and failed proxy dials, logged without flooding (see BurstLog).
     private var refusals = BurstLog()
@@ -43,37 +43,37 @@ final class TunnelCore {
         self.sessions = sessions
         self.owner = owner
         let slots = context.config.sessionSlots
-        pipes = [SlotPipe?](repeating: nil, count: slots)
+        pumps = [FdPump?](repeating: nil, count: slots)
         proxies = [ProxyDial?](repeating: nil, count: slots)
         keepalive = KeepaliveScheduler(policy: policy, capacity: connections, using: &context.rng)
     }
 
     /// The slot's local end, once it has one.
-    subscript(slot: Int) -> SlotPipe? { pipes[slot] }
+    subscript(slot: Int) -> FdPump? { pumps[slot] }
 
     // MARK: slots
 
     /// Starts the SSH server session of `slot`; false (logged) when it cannot.
     func openSSH(slot: Int, sessionID: String, initial: [UInt8]) -> Bool {
-        guard let pipe = SlotStart.ssh(ctx, sessions: sessions, slot: slot, sessionID: sessionID,
+        guard let pump = SlotStart.ssh(ctx, sessions: sessions, slot: slot, sessionID: sessionID,
                                        initial: initial, owner: owner)
         else { return false }
-        pipes[slot] = pipe
+        pumps[slot] = pump
         return true
     }
 
     /// Dials host:port for `slot`; the result comes to `owner.proxyDialed` (a failure logged).
     func startProxy(slot: Int, host: String, port: UInt16, initial: [UInt8]) {
-        proxies[slot] = ProxyDial(ctx, slot: slot, host: host, port: port, initial: initial,
-                                  owner: owner) { [self] result in
+        proxies[slot] = ProxyDial(loop: ctx.loop, resolver: ctx.resolver, tag: slot, host: host,
+                                  port: port, initial: initial, owner: owner) { [self] result in
             proxies[slot] = nil
             switch result {
             case .failure(let e):
                 let target = host + ":" + String(port)
                 ctx.warnBurst(&refusals, kind: "proxy " + target, "proxy to " + target + " failed: " + e.message)
                 owner.proxyDialed(slot, error: e.message)
-            case .success(let pipe):
-                pipes[slot] = pipe
+            case .success(let pump):
+                pumps[slot] = pump
                 owner.proxyDialed(slot, error: nil)
             }
         }
@@ -88,23 +88,23 @@ final class TunnelCore {
     /// Tears down the slot's local end without telling anyone; true when it had one.
     @discardableResult
     func endSlot(_ slot: Int) -> Bool {
-        let had = pipes[slot] != nil || proxies[slot] != nil
-        pipes[slot]?.terminate()
-        pipes[slot] = nil
+        let had = pumps[slot] != nil || proxies[slot] != nil
+        pumps[slot]?.terminate()
+        pumps[slot] = nil
         proxies[slot]?.cancel()
         proxies[slot] = nil
         return had
     }
 
-    /// The slot's pipe ended by itself (its `pipeEnded`): forgotten, one log line.
-    func pipeEnded(_ slot: Int, reason: String) {
-        pipes[slot] = nil
-        ctx.log.info("slot " + String(slot) + " closed: " + reason)
+    /// The slot's pump ended by itself (its owner's `pumpEnded`): forgotten, one log line.
+    func pumpEnded(_ slot: Int, reason: PumpEnd) {
+        pumps[slot] = nil
+        ctx.log.info("slot " + String(slot) + " closed: " + reason.text)
     }
 
-    /// Every slot's pipe may read again (the tunnel's send queue drained).
+    /// Every slot's pump may read again (the tunnel's send queue drained).
     func resumeAll() {
-        for p in pipes { p?.resume() }
+        for p in pumps { p?.resume() }
     }
 
     /// Tears every slot down and cancels both timers; nothing is armed again.
@@ -114,7 +114,7 @@ final class TunnelCore {
         ctx.loop.cancel(machineTimer)
         keepaliveTimer = .none
         machineTimer = .none
-        for slot in pipes.indices { endSlot(slot) }
+        for slot in pumps.indices { endSlot(slot) }
     }
 
     // MARK: log lines

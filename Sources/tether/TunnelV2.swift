@@ -131,25 +131,25 @@ final class TunnelV2: TunnelConnection, TunnelCoreOwner {
         if !closed { fail(.timerTableFull) }
     }
 
-    // MARK: SlotPipeOwner
+    // MARK: FdPumpOwner
 
-    func pipeSendRoom(_ slot: Int) -> Int {
+    func pumpSendRoom(_ slot: Int) -> Int {
         // Bounded by the stream's window and by the tunnel's send queue.
         min(machine.sendWindow(slot), link.payloadCapacity)
     }
 
-    func pipe(_ slot: Int, produced bytes: UnsafeRawBufferPointer) {
+    func pump(_ slot: Int, produced bytes: UnsafeRawBufferPointer) {
         _ = machine.send(slot, bytes)
         flushOutput()
     }
 
-    func pipe(_ slot: Int, wrote count: Int) {
+    func pump(_ slot: Int, wrote count: Int) {
         machine.consumed(slot, count)
         flushOutput()
     }
 
-    func pipeEnded(_ slot: Int, reason: String) {
-        core.pipeEnded(slot, reason: reason)
+    func pumpEnded(_ slot: Int, reason: PumpEnd) {
+        core.pumpEnded(slot, reason: reason)
         machine.localClosed(slot, now: ctx.now)
         process()
     }

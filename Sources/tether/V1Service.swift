@@ -171,26 +171,26 @@ final class V1Service: TunnelCoreOwner {
         process()
     }
 
-    // MARK: SlotPipeOwner
+    // MARK: FdPumpOwner
 
-    func pipeSendRoom(_ slot: Int) -> Int {
+    func pumpSendRoom(_ slot: Int) -> Int {
         guard let conn = machine.connection(of: slot), let link = links[conn] else { return 0 }
         return link.payloadCapacity
     }
 
-    func pipe(_ slot: Int, produced bytes: UnsafeRawBufferPointer) {
+    func pump(_ slot: Int, produced bytes: UnsafeRawBufferPointer) {
         guard let conn = machine.connection(of: slot), let link = links[conn] else { return }
         if link.send(Array(bytes)) { core.keepalive.noteSent(1 + conn, now: ctx.now) }
     }
 
-    func pipe(_ slot: Int, wrote count: Int) {
+    func pump(_ slot: Int, wrote count: Int) {
         guard let pipe = core[slot], pipe.pendingOut < V1Service.resumeBelow,
               let conn = machine.connection(of: slot) else { return }
         links[conn]?.setReadPaused(false)
     }
 
-    func pipeEnded(_ slot: Int, reason: String) {
-        core.pipeEnded(slot, reason: reason)
+    func pumpEnded(_ slot: Int, reason: PumpEnd) {
+        core.pumpEnded(slot, reason: reason)
         if let conn = machine.connection(of: slot) { closeConnection(conn) }
         process()
     }

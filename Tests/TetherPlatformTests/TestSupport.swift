@@ -22,6 +22,20 @@ func makeSocketPair() -> (Int32, Int32) {
     return (sv[0], sv[1])
 }
 
+/// Everything readable on a non-blocking `fd` now, and whether it reached EOF.
+func drain(_ fd: Int32) -> (bytes: [UInt8], eof: Bool) {
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(fd, &buf, buf.count)
+        if n > 0 { out += buf[0..<n]; continue }
+        return (out, n == 0)
+    }
+}
+
+/// `count` bytes that are not all alike, so that order shows.
+func pattern(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 8) } }
+
 /// Runs a command and returns (status, stdout+stderr).
 @discardableResult
 func shell(_ command: String, cwd: String? = nil) -> (Int32, String) {

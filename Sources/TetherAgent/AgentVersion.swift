@@ -5,5 +5,5 @@ public enum AgentVersion {
     public static let major = 0
     public static let minor = 10
     public static let patch = 0
-    public static var string: String { "\(major).\(minor).\(patch)" }
+    public static var string: String { String(major) + "." + String(minor) + "." + String(patch) }
 }

@@ -16,15 +16,15 @@ public enum ConfigError: Error, Equatable, Sendable {
     public var message: String {
         switch self {
         case .missing(let variable):
-            return "\(variable): required, not set"
+            return String(variable) + ": required, not set"
         case .invalid(let variable, let value, let reason):
             var shown = value
             if shown.utf8.count > Self.maxQuotedValue {
                 shown = String(decoding: Array(shown.utf8.prefix(Self.maxQuotedValue)), as: UTF8.self) + "..."
             }
-            return "\(variable)=\(shown): \(reason)"
+            return String(variable) + "=" + String(shown) + ": " + String(reason)
         case .fileSyntax(let line, let reason):
-            return "config file line \(line): \(reason)"
+            return "config file line " + String(line) + ": " + String(reason)
         case .userMode(let reason):
             return reason
         }

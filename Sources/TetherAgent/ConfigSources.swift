@@ -46,7 +46,7 @@ struct ConfigSources {
             let zero = allowZero ? "0 or " : ""
             throw .invalid(
                 variable: v.name, value: v.value,
-                reason: "must be \(zero)\(range.lowerBound)..\(range.upperBound)")
+                reason: "must be " + String(zero) + String(range.lowerBound) + ".." + String(range.upperBound))
         }
         return Int(n)
     }

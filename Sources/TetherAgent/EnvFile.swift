@@ -57,7 +57,7 @@ public struct EnvFile: Sendable {
         }
         while i < line.count, isSpace(line[i]) { i += 1 }
         guard i < line.count, line[i] == UInt8(ascii: "=") else {
-            throw .fileSyntax(line: number, reason: "expected '=' after \(key)")
+            throw .fileSyntax(line: number, reason: "expected '=' after " + String(key))
         }
         i += 1
         while i < line.count, isSpace(line[i]) { i += 1 }
@@ -98,12 +98,12 @@ public struct EnvFile: Sendable {
                 out.append(c)
             }
             guard closed else {
-                throw .fileSyntax(line: number, reason: "\(key): unterminated quote")
+                throw .fileSyntax(line: number, reason: String(key) + ": unterminated quote")
             }
             // Only whitespace or a comment may follow the closing quote.
             while i < rest.endIndex, isSpace(rest[i]) { i += 1 }
             guard i == rest.endIndex || rest[i] == UInt8(ascii: "#") else {
-                throw .fileSyntax(line: number, reason: "\(key): text after closing quote")
+                throw .fileSyntax(line: number, reason: String(key) + ": text after closing quote")
             }
             return String(decoding: out, as: UTF8.self)
         }

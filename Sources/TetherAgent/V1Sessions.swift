@@ -198,7 +198,7 @@ public struct V1Sessions {
     static func errorResponse(_ message: String) -> [UInt8] {
         let body = Array(message.utf8) + [0x0A]
         let head = "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            + "Content-Length: \(body.count)\r\n\r\n"
+            + "Content-Length: " + String(body.count) + "\r\n\r\n"
         return Array(head.utf8) + body
     }
 

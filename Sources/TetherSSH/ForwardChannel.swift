@@ -113,7 +113,7 @@ final class ForwardChannel: ChannelHandler {
             end()
             return false
         }
-        SSHLog.debug("forward to \(target) open")
+        SSHLog.debug("forward to " + String(target) + " open")
         return true
     }
 

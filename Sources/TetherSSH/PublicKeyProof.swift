@@ -24,7 +24,7 @@ public enum PublicKeyProof {
 
     /// The Go agent's compact JSON: {"Username":"<user>","Namespace":"<device name>"}.
     public static func signedData(user: String, deviceName: String) -> String {
-        "{\"Username\":\"\(jsonEscaped(user))\",\"Namespace\":\"\(jsonEscaped(deviceName))\"}"
+        "{\"Username\":\"" + String(jsonEscaped(user)) + "\",\"Namespace\":\"" + String(jsonEscaped(deviceName)) + "\"}"
     }
 
     /// RSA modulus and exponent of an "ssh-rsa" wire blob; nil for other key types.

@@ -297,7 +297,7 @@ public final class SFTPServer {
         switch err {
         case ENOENT, ENOTDIR: return status(id, .noSuchFile, "no such file")
         case EACCES, EPERM: return status(id, .permissionDenied, "permission denied")
-        default: return status(id, .failure, "failure (errno \(err))")
+        default: return status(id, .failure, "failure (errno " + String(err) + ")")
         }
     }
 
@@ -342,7 +342,7 @@ public final class SFTPServer {
         for i in 0..<9 {
             perms.append(mode & (0o400 >> UInt32(i)) != 0 ? letters[i] : UInt8(ascii: "-"))
         }
-        return "\(String(decoding: perms, as: UTF8.self)) 1 \(st.st_uid) \(st.st_gid) \(st.st_size) \(name)"
+        return String(decoding: perms, as: UTF8.self) + " 1 " + String(st.st_uid) + " " + String(st.st_gid) + " " + String(st.st_size) + " " + String(name)
     }
 
     /// Absolute, normalised path: realpath when it exists, else lexical ("." and ".." folded

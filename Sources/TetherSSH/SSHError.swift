@@ -15,11 +15,11 @@ public enum SSHError: Error, Equatable {
     public var text: String {
         switch self {
         case .libraryAllocationFailed: return "libssh allocation failed"
-        case .hostKeyUnreadable(let p): return "host key unreadable: \(p)"
+        case .hostKeyUnreadable(let p): return "host key unreadable: " + String(p)
         case .hostKeyTypeUnsupported(let t):
-            return "host key type \(t) is not supported by this build (board builds sign with RSA or ECDSA)"
-        case .bindOptionRejected(let o): return "libssh refused option \(o)"
-        case .acceptFailed(let why): return "accept failed: \(why)"
+            return "host key type " + String(t) + " is not supported by this build (board builds sign with RSA or ECDSA)"
+        case .bindOptionRejected(let o): return "libssh refused option " + String(o)
+        case .acceptFailed(let why): return "accept failed: " + String(why)
         }
     }
 }

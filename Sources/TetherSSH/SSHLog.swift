@@ -8,7 +8,7 @@ public enum SSHLog {
 
     static func info(_ line: String) {
         if let sink { sink(line); return }
-        var bytes = Array("ssh: \(line)".utf8)
+        var bytes = Array(("ssh: " + String(line)).utf8)
         bytes.append(10)
         _ = bytes.withUnsafeBytes { tether_write_all(2, $0.baseAddress, $0.count) }
     }

@@ -105,7 +105,7 @@ public final class SSHServer {
     ) throws(SSHError) -> (connection: SSHServerConnection, streamEnd: Int32) {
         var pair: [Int32] = [-1, -1]
         let rc = tether_socketpair_stream(&pair, bufferBytes)
-        if rc != 0 { throw .acceptFailed("socketpair: errno \(-rc)") }
+        if rc != 0 { throw .acceptFailed("socketpair: errno " + String(-rc)) }
         do {
             let c = try SSHServerConnection(server: self, fd: pair[0], peer: peer, now: now)
             return (c, pair[1])

@@ -64,6 +64,6 @@ struct SessionEnvironment {
             }
         }
         if let agentSocket { vars.append(("SSH_AUTH_SOCK", agentSocket)) }
-        return vars.map { "\($0.0)=\($0.1)" }
+        return vars.map { String($0.0) + "=" + String($0.1) }
     }
 }

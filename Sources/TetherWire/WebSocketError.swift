@@ -49,7 +49,7 @@ public enum WebSocketError: Error, Equatable {
     public var rule: String {
         switch self {
         case .reservedBitsSet: return "RFC 6455 5.2: reserved bits set"
-        case .reservedOpcode(let op): return "RFC 6455 5.2: reserved opcode \(op)"
+        case .reservedOpcode(let op): return "RFC 6455 5.2: reserved opcode " + String(op)
         case .maskedServerFrame: return "RFC 6455 5.1: server frame is masked"
         case .nonMinimalLength: return "RFC 6455 5.2: non-minimal payload length"
         case .lengthHighBitSet: return "RFC 6455 5.2: 64-bit length with MSB set"
@@ -60,7 +60,7 @@ public enum WebSocketError: Error, Equatable {
         case .invalidUTF8: return "RFC 6455 8.1: text is not valid UTF-8"
         case .invalidCloseReason: return "RFC 6455 5.5.1: close reason is not UTF-8"
         case .closePayloadTooShort: return "RFC 6455 5.5.1: close payload of 1 byte"
-        case .invalidCloseCode(let c): return "RFC 6455 7.4: invalid close code \(c)"
+        case .invalidCloseCode(let c): return "RFC 6455 7.4: invalid close code " + String(c)
         case .frameTooLarge: return "RFC 6455 7.4.1: frame over size limit (1009)"
         case .messageTooLarge: return "RFC 6455 7.4.1: message over size limit (1009)"
         case .textInStreamMode: return "PROTOCOL 5.1: text frame on a binary stream"

@@ -37,7 +37,7 @@ public enum WebSocketHandshakeError: Error, Equatable {
         case .headTooLarge: return "handshake: response head over limit"
         case .malformedStatusLine: return "RFC 6455 4.1: malformed status line"
         case .malformedHeader: return "RFC 6455 4.1: malformed header line"
-        case .unexpectedStatus(let code, _): return "RFC 6455 4.1: status \(code), not 101"
+        case .unexpectedStatus(let code, _): return "RFC 6455 4.1: status " + String(code) + ", not 101"
         case .missingUpgrade: return "RFC 6455 4.1: no 'Upgrade: websocket'"
         case .missingConnection: return "RFC 6455 4.1: no 'Connection: Upgrade'"
         case .acceptMismatch: return "RFC 6455 4.1: bad Sec-WebSocket-Accept"
@@ -85,7 +85,7 @@ public struct WebSocketHandshake {
             r.append(10)
         }
         line("GET \(path.isEmpty ? "/" : path) HTTP/1.1")
-        line("Host: \(host)")
+        line("Host: " + String(host))
         line("User-Agent: Go-http-client/1.1")
         line("Connection: Upgrade")
         r.append(contentsOf: "Sec-WebSocket-Key: ".utf8)
@@ -94,7 +94,7 @@ public struct WebSocketHandshake {
         r.append(10)
         line("Sec-WebSocket-Version: 13")
         line("Upgrade: websocket")
-        for h in extraHeaders { line("\(h.name): \(h.value)") }
+        for h in extraHeaders { line(String(h.name) + ": " + String(h.value)) }
         r.append(13)
         r.append(10)
         request = r

@@ -37,7 +37,7 @@ final class APIExchange: LinkDelegate {
         do {
             timer = try loop.schedule(afterMilliseconds: APIExchange.timeoutMs) { [self] in
                 timer = .none
-                end("timed out (\(APIExchange.timeoutMs / 1000) s)")
+                end("timed out (" + String(APIExchange.timeoutMs / 1000) + " s)")
             }
         } catch {
             end("event loop timer table full")

@@ -82,8 +82,8 @@ private func agentLog(_ config: AgentConfig, file: String?) -> Logger {
     let log = Logger.shared
     log.retarget(RuntimeLog.target(config.logTarget))
     log.minimumLevel = RuntimeLog.level(config.logLevel)
-    log.info("\(BuildInfo.versionLine)")
-    if let f = file { log.info("config file \(f)") }
+    log.info(BuildInfo.versionLine)
+    if let f = file { log.info("config file " + String(f)) }
     return log
 }
 

@@ -28,6 +28,6 @@ enum BuildInfo {
 
     /// `tether 0.10.0 (aarch64-linux-musl, embedded, board raspberrypi4)`
     static var versionLine: String {
-        "tether \(AgentVersion.string) (\(arch)-linux-\(libc), \(mode), board \(board))"
+        "tether " + String(AgentVersion.string) + " (" + String(arch) + "-linux-" + String(libc) + ", " + String(mode) + ", board " + String(board) + ")"
     }
 }

@@ -28,7 +28,7 @@ struct BurstLog {
 
     /// The line with its held-back count, if any.
     static func line(_ text: String, held: Int) -> String {
-        held > 0 ? text + " (+\(held) held back)" : text
+        held > 0 ? text + " (+" + String(held) + " held back)" : text
     }
 }
 

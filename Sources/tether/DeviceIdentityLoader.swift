@@ -21,13 +21,13 @@ enum DeviceIdentityLoader {
             return .failure(StartupError("key " + path + ": " + error.message))
         }
         let pem: String
-        do { pem = try key.publicKeyPEM() } catch { return .failure(StartupError("public key: \(error.message)")) }
+        do { pem = try key.publicKeyPEM() } catch { return .failure(StartupError("public key: " + String(error.message))) }
         guard let identity = DeviceIdentity.select(preferred: config.preferredIdentity) else {
             return .failure(StartupError("no network identity: set SHELLHUB_PREFERRED_IDENTITY"))
         }
         switch identity.source {
         case .machineID, .deviceTreeSerial:
-            log.warning("no Ethernet-type interface: identity \(identity.value)")
+            log.warning("no Ethernet-type interface: identity " + String(identity.value))
         case .preferred, .interface:
             break
         }

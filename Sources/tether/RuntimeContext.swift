@@ -53,7 +53,7 @@ final class RuntimeContext {
         let saved = Files.readTrimmed(tenantFilePath).flatMap { TenantFile.parse($0) }
         let choice = TenantFile.resolve(configured: config.tenantID, persisted: saved)
         if choice.conflict {
-            log.warning("tenant: SHELLHUB_TENANT_ID differs from \(tenantFilePath); using the variable")
+            log.warning("tenant: SHELLHUB_TENANT_ID differs from " + String(tenantFilePath) + "; using the variable")
         }
         tenant = choice.tenant
         tenantSource = choice.source

@@ -57,7 +57,7 @@ final class SSHSessions: SessionServer, PublicKeyOracle {
             server = s
             return s
         } catch {
-            ctx.log.error("ssh: \(error.text)")
+            ctx.log.error("ssh: " + String(error.text))
             return nil
         }
     }
@@ -70,7 +70,7 @@ final class SSHSessions: SessionServer, PublicKeyOracle {
         do {
             conn = try server.accept(fd: fd, peer: "hub", now: Int64(ctx.loop.nowMilliseconds))
         } catch {
-            ctx.log.error("ssh: \(error.text)")
+            ctx.log.error("ssh: " + String(error.text))
             return false
         }
         let driver = SSHConnectionDriver(connection: conn, loop: ctx.loop)
@@ -121,14 +121,14 @@ final class SSHSessions: SessionServer, PublicKeyOracle {
                 case .body(let b): answer.append(contentsOf: b)
                 case .end:
                     let sig = status == 200 ? (try? SSHAuthResponse.parse(answer))?.signature : nil
-                    if status != 200 { self.ctx.log.info("ssh: key oracle answered \(status)") }
+                    if status != 200 { self.ctx.log.info("ssh: key oracle answered " + String(status)) }
                     finish(sig.map { String(decoding: Base64.encode($0), as: UTF8.self) })
                     return true
                 }
             }
             return false
         }, onEnd: { failure in
-            if let failure { self.ctx.log.warning("ssh: key oracle: \(failure)") }
+            if let failure { self.ctx.log.warning("ssh: key oracle: " + String(failure)) }
             finish(nil)
         })
         if let exchange {

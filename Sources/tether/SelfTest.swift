@@ -21,10 +21,10 @@ enum SelfTest {
                 ]
                 for (plain, coded) in vectors {
                     if String(decoding: Base64.encode(Array(plain.utf8)), as: UTF8.self) != coded {
-                        return "encode \(plain)"
+                        return "encode " + String(plain)
                     }
                     guard let back = Base64.decode(Array(coded.utf8)), back == Array(plain.utf8) else {
-                        return "decode \(coded)"
+                        return "decode " + String(coded)
                     }
                 }
                 return nil
@@ -46,7 +46,7 @@ enum SelfTest {
                 ]
                 for (hash, setting) in vectors {
                     guard PasswordCheck.crypt(password: "password", setting: setting) == hash else {
-                        return "\(setting.prefix(3)) not supported"
+                        return String(setting.prefix(3)) + " not supported"
                     }
                 }
                 return nil
@@ -54,7 +54,7 @@ enum SelfTest {
             Check(name: "mbedTLS SHA-256 (FIPS 180-2 'abc')") {
                 let hex = Hex.encode(Crypto.sha256(Array("abc".utf8)))
                 return hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-                    ? nil : "got \(hex)"
+                    ? nil : "got " + String(hex)
             },
             Check(name: "kernel random bytes") {
                 var a = [UInt8](repeating: 0, count: 32)
@@ -63,7 +63,7 @@ enum SelfTest {
                 let rb = b.withUnsafeMutableBytes { tether_random_bytes($0.baseAddress, 32) }
                 return ra == 0 && rb == 0 && a != b ? nil : "getrandom failed"
             },
-            Check(name: "libssh server bind (\(SSHLibrary.version))") {
+            Check(name: "libssh server bind (" + String(SSHLibrary.version) + ")") {
                 SSHLibrary.canCreateServerBind() ? nil : "ssh_bind_new returned NULL"
             },
         ]
@@ -71,18 +71,18 @@ enum SelfTest {
 
     static func run() -> Int {
         Console.out(BuildInfo.versionLine)
-        Console.out("mbedTLS \(Crypto.mbedTLSVersion), libssh \(SSHLibrary.version)")
+        Console.out("mbedTLS " + String(Crypto.mbedTLSVersion) + ", libssh " + String(SSHLibrary.version))
         var failed = 0
         let all = checks
         for check in all {
             if let why = check.body() {
                 failed += 1
-                Console.out("FAIL \(check.name): \(why)")
+                Console.out("FAIL " + String(check.name) + ": " + String(why))
             } else {
-                Console.out("ok   \(check.name)")
+                Console.out("ok   " + String(check.name))
             }
         }
-        Console.out("selftest: \(all.count - failed) passed, \(failed) failed")
+        Console.out("selftest: " + String(all.count - failed) + " passed, " + String(failed) + " failed")
         return failed == 0 ? 0 : 1
     }
 }

@@ -36,7 +36,7 @@ func runTether(arguments: [String]) -> Int {
         Console.out(usage)
         return 0
     default:
-        Console.err("tether: unknown command '\(command)'; try 'tether help'")
+        Console.err("tether: unknown command '" + String(command) + "'; try 'tether help'")
         return 2
     }
 }

@@ -66,7 +66,7 @@ struct WsEchoSession {
         if url.secure {
             if let why = startTLS() {
                 close(fd)
-                Console.err("ws-echo: tls: \(why)")
+                Console.err("ws-echo: tls: " + String(why))
                 return 1
             }
         }
@@ -76,7 +76,7 @@ struct WsEchoSession {
         case .cleanClose:
             return 0
         case .failure(let line):
-            Console.err("ws-echo: \(line)")
+            Console.err("ws-echo: " + String(line))
             return 1
         }
     }
@@ -110,10 +110,10 @@ struct WsEchoSession {
         hints.ai_socktype = WsEchoSocketABI.sockStream
         var list: UnsafeMutablePointer<addrinfo>? = nil
         let rc = url.host.withCString { h in
-            "\(url.port)".withCString { p in getaddrinfo(h, p, &hints, &list) }
+            String(url.port).withCString { p in getaddrinfo(h, p, &hints, &list) }
         }
         guard rc == 0, let first = list else {
-            Console.err("ws-echo: cannot resolve \(url.host) (getaddrinfo \(rc))")
+            Console.err("ws-echo: cannot resolve " + String(url.host) + " (getaddrinfo " + String(rc) + ")")
             return false
         }
         defer { freeaddrinfo(first) }
@@ -147,7 +147,7 @@ struct WsEchoSession {
             }
             close(s)
         }
-        Console.err("ws-echo: cannot connect to \(url.host):\(url.port) (errno \(lastErrno))")
+        Console.err("ws-echo: cannot connect to " + String(url.host) + ":" + String(url.port) + " (errno " + String(lastErrno) + ")")
         return false
     }
 
@@ -169,7 +169,7 @@ struct WsEchoSession {
                 host: url.hostHeader, path: url.target, keyBytes: keyBytes,
                 maxHeadSize: WsEchoLimits.websocket.maxHandshakeHeadSize)
         } catch {
-            return .failure("handshake: \(error.rule)")
+            return .failure("handshake: " + String(error.rule))
         }
         pending = handshake.request
 
@@ -177,14 +177,14 @@ struct WsEchoSession {
         while upgraded == nil {
             switch waitAndTransfer(timeoutMs: WsEchoLimits.handshakeTimeoutMs) {
             case .timeout: return .failure("handshake: no response in 45 s")
-            case .error(let e): return .failure("handshake: socket errno \(e)")
+            case .error(let e): return .failure("handshake: socket errno " + String(e))
             case .eof: return .failure("handshake: server closed the connection")
             case .progress(let n):
                 if n == 0 { continue }
                 do throws(WebSocketHandshakeError) {
                     upgraded = try handshake.receive(readBuffer[0..<n])
                 } catch {
-                    return .failure("handshake: \(error.rule)")
+                    return .failure("handshake: " + String(error.rule))
                 }
             }
         }
@@ -233,7 +233,7 @@ struct WsEchoSession {
                     return .failure("close frame not written in time")
                 }
             case .error(let e):
-                return .failure(failure ?? "socket errno \(e)")
+                return .failure(failure ?? "socket errno " + String(e))
             case .eof:
                 if let failure { return .failure(failure) }
                 if finished && sawClose { return .cleanClose }

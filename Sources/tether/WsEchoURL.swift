@@ -12,9 +12,9 @@ struct WsEchoURL: Equatable {
 
     /// The Host header value: the port is left out when it is the scheme's default.
     var hostHeader: String {
-        let h = host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]" : host
+        let h = host.utf8.contains(UInt8(ascii: ":")) ? "[" + String(host) + "]" : host
         let defaultPort: UInt16 = secure ? 443 : 80
-        return port == defaultPort ? h : "\(h):\(port)"
+        return port == defaultPort ? h : String(h) + ":" + String(port)
     }
 
     init(secure: Bool, host: String, port: UInt16, target: String) {

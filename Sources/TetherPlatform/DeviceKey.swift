@@ -33,6 +33,8 @@ public final class DeviceKey {
     public static let fileMode: UInt32 = 0o600
     public static let directoryMode: UInt32 = 0o700
     static let maxFileBytes = 16_384
+    /// A PKCS#1 PEM of an RSA key up to 4096 bits fits (about 3.2 KB at 4096).
+    static let maxPEMBytes = 4096
 
     let pk: UnsafeMutablePointer<mbedtls_pk_context>
 
@@ -87,7 +89,7 @@ public final class DeviceKey {
 
     /// PKCS#1 "RSA PRIVATE KEY" PEM, 64-character lines, trailing newline.
     public func privateKeyPEM() throws(DeviceKeyError) -> [UInt8] {
-        var buf = [UInt8](repeating: 0, count: 4096)
+        var buf = [UInt8](repeating: 0, count: DeviceKey.maxPEMBytes)
         let rc = mbedtls_pk_write_key_pem(pk, &buf, buf.count)
         if rc != 0 { throw .encodeFailed(code: rc) }
         let n = buf.firstIndex(of: 0) ?? buf.count

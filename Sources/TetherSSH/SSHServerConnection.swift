@@ -147,7 +147,7 @@ public final class SSHServerConnection {
         if rc == SSH_AGAIN { return false }
         if rc != SSH_OK {
             let err = lastError
-            if Self.isCloseRequestBanner(err) {
+            if SSHFailure(err) == .closeRequestBanner {
                 // The gateway gave the stream up before starting SSH on it (the user's
                 // login failed on its side) and wrote its close request instead.
                 teardown("closed by the server before SSH started")
@@ -168,7 +168,7 @@ public final class SSHServerConnection {
         guard (status & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0 || ssh_is_connected(session) == 0
         else { return }
         let err = lastError
-        let byPeer = (status & SSH_CLOSED_ERROR) == 0 || err.hasPrefix("Received SSH_MSG_DISCONNECT")
+        let byPeer = (status & SSH_CLOSED_ERROR) == 0 || SSHFailure(err) == .peerDisconnected
         if !byPeer && afterLastChannel {
             // ShellHub's gateway writes `DELETE /ssh/close/<uid> HTTP/1.1...` into the
             // stream once its session ended (PROTOCOL.md 6): not SSH, and not an error.
@@ -177,18 +177,6 @@ public final class SSHServerConnection {
         } else {
             teardown(byPeer ? "closed by peer" : "connection error: " + err)
         }
-    }
-
-    /// libssh's "No version of SSH protocol usable (banner: DELETE /ssh/close/...)": the peer's
-    /// first line was ShellHub's close request, not an SSH version.
-    static func isCloseRequestBanner(_ error: String) -> Bool {
-        let needle = Array("(banner: DELETE /ssh/close/".utf8)
-        let hay = Array(error.utf8)
-        guard hay.count >= needle.count else { return false }
-        for start in 0...(hay.count - needle.count) where hay[start] == needle[0] {
-            if Array(hay[start..<(start + needle.count)]) == needle { return true }
-        }
-        return false
     }
 
     /// Every channel that was opened has ended: anything the peer sends now is past the session.

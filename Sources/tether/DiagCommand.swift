@@ -18,6 +18,10 @@ func diagCommand(_ args: [String]) -> Int {
 let releaseEpoch: Int64 = 1_793_491_200  // 2026-11-01T00:00:00Z
 
 final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
+    /// `/info` answers are a few hundred bytes.
+    static let maxInfoAnswerBytes = 16 * 1024
+    /// Each check's connection sends one request head.
+    static let queueBytes = 4096
     private var passed = 0
     private var failed = 0
     private var loop: EventLoop!
@@ -185,7 +189,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
 
     private func connectStep() {
         guard let ctx = context else { return }
-        let l = Link(loop: loop, resolver: ctx.resolver, options: ctx.linkOptions(queue: 4096), delegate: self)
+        let l = Link(loop: loop, resolver: ctx.resolver, options: ctx.linkOptions(queue: Diagnosis.queueBytes), delegate: self)
         link = l
         l.open()
     }
@@ -224,7 +228,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
         guard let ctx = context else { return }
         var status = 0
         var body: [UInt8] = []
-        var parser = HTTPResponseParser(limits: HTTPLimits(maxBodyBytes: 16 * 1024))
+        var parser = HTTPResponseParser(limits: HTTPLimits(maxBodyBytes: Diagnosis.maxInfoAnswerBytes))
         let request = (try? ShellHubAPIRequest.encode("GET", "/info?agent_version=" + ctx.versionString,
                                                       server: ctx.config.server, agentVersion: ctx.versionString)) ?? []
         api = APIExchange(context: ctx, request: request, onData: { [self] data in
@@ -278,7 +282,7 @@ final class Diagnosis: LinkDelegate, WebSocketLinkDelegate {
     private func tunnelStep() {
         guard let ctx = context, let token = ctx.token else { return }
         let w = WebSocketLink(context: ctx, target: ctx.target(ctx.config.transport.endpointPath),
-                              bearer: token, label: "diag", queue: 4096, delegate: self)
+                              bearer: token, label: "diag", queue: Diagnosis.queueBytes, delegate: self)
         ws = w
         w.start()
     }

@@ -9,6 +9,8 @@ import TetherWire
 /// with the loop as channels, ptys and children come and go; its deadlines as loop timers).
 /// Public keys are checked with the hub's oracle (POST /api/auth/ssh).
 final class SSHSessions: SessionServer, PublicKeyOracle {
+    /// The oracle's answer is a signature in a small JSON object.
+    static let maxOracleAnswerBytes = 16 * 1024
     private let ctx: RuntimeContext
     private var server: SSHServer?
     /// Live connections by session id (for the close protocol), each run on the event loop
@@ -103,7 +105,7 @@ final class SSHSessions: SessionServer, PublicKeyOracle {
             ticket.resolve(signatureBase64: nil)
             return
         }
-        var parser = HTTPResponseParser(limits: HTTPLimits(maxBodyBytes: 16 * 1024))
+        var parser = HTTPResponseParser(limits: HTTPLimits(maxBodyBytes: SSHSessions.maxOracleAnswerBytes))
         var status = 0
         var answer: [UInt8] = []
         var exchange: APIExchange? = nil

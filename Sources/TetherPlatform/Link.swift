@@ -124,14 +124,9 @@ public final class Link: IOHandler {
 
     /// Adopts an already connected socket (e.g. a session slot's socketpair end, or a dialled
     /// proxy target); TLS is not used. The link is open at once.
-    public init(loop: EventLoop, connectedFd: Int32, options: LinkOptions = LinkOptions(host: "", port: 0),
-                delegate: any LinkDelegate) throws(EventLoopError) {
-        self.loop = loop
-        self.resolver = nil
-        self.options = options
-        self.delegate = delegate
-        output = ByteRing(capacity: options.outputCapacity)
-        readBuffer = .allocate(byteCount: options.readChunk, alignment: 1)
+    public convenience init(loop: EventLoop, connectedFd: Int32, options: LinkOptions = LinkOptions(host: "", port: 0),
+                            delegate: any LinkDelegate) throws(EventLoopError) {
+        self.init(loop: loop, resolver: nil, options: options, delegate: delegate)
         _ = tether_set_nonblocking(connectedFd)
         fd = connectedFd
         try loop.register(fd: fd, interest: .readable, handler: self)

@@ -18,13 +18,15 @@ def test_not_offered(server, kex):
     r = server.ssh("echo ok", extra=["-v", "-o", f"KexAlgorithms={kex}"])
     assert r.returncode != 0 and r.stdout == b""
     # Normally the client names the refusal itself. When the client's banner and KEXINIT reach
-    # libssh in one read (through the hub, under load), libssh fails the negotiation before its
-    # own KEXINIT left its output buffer and closes the socket with it unsent (server.c, the
-    # connection callback's error path): the client then only sees the connection closed. The
-    # server's log says why either way.
+    # libssh in one read (through the hub, or under load), libssh fails the negotiation before
+    # its own KEXINIT left its output buffer and closes the socket with it unsent (server.c, the
+    # connection callback's error path): the client then only sees the connection closed, and
+    # libssh's own error text may be overwritten by the close ("Socket error: Success"). What
+    # holds either way: the connection ended in key exchange and never reached authentication.
     if b"no matching key exchange method" not in r.stderr:
         assert b"Connection closed" in r.stderr, r.stderr[-2000:]
         deadline = time.monotonic() + 10
-        while "no match for method kex algos" not in server.logtext() and time.monotonic() < deadline:
+        while ": key exchange: " not in server.logtext() and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert "no match for method kex algos" in server.logtext(), server.logtext()[-2000:]
+        log = server.logtext()
+        assert ": key exchange: " in log and "auth " not in log, log[-2000:]
